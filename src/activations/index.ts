@@ -1,0 +1,2 @@
+/** Lipschitz activations as layers (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Callbacks (placeholder: filled in by its owner). */
+export {};

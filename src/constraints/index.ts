@@ -1,0 +1,2 @@
+/** Constraints (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Data loaders (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Lipschitz evaluation (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** vanillaExport and condense (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Initializers (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** File IO (placeholder: filled in by its owner). */
+export {};

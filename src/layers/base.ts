@@ -1,0 +1,47 @@
+/**
+ * The two contracts every tfjs-lip layer keeps (DEEL-LIP's `LipschitzLayer` and `Condensable`).
+ * Layers only wire the pure functions of `src/normalizers` together; these interfaces are what
+ * `lip.sequential`, `lip.lipschitzBound`, `lip.condense` and `lip.vanillaExport` rely on.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+
+/** A layer with a certified Lipschitz constant. */
+export interface LipschitzLayer {
+  /** Type tag, always `true` (TypeScript interfaces do not exist at run time). */
+  readonly isLipschitzLayer: true;
+  /** The Lipschitz constant this layer is asked to have. `lip.sequential` may set it before build. */
+  kCoefLip: number;
+  /**
+   * Corrective coefficient multiplied into the normalized operator so that the layer reaches
+   * `kCoefLip` (1 for dense layers; the padding/stride factor for convolutions; sqrt(area)
+   * for scaled poolings). Valid once the layer is built.
+   */
+  correctiveCoefficient(): number;
+  /** Certified upper bound of this layer's Lipschitz constant (L2 to L2); usually `kCoefLip`. */
+  lipschitzBound(): number;
+}
+
+/** A layer that can write its normalized weights back and be replaced by tfjs built-in layers. */
+export interface Condensable {
+  /** Type tag, always `true`. */
+  readonly isCondensable: true;
+  /** Writes the normalized kernel (W-bar) into the trainable kernel and refreshes the cached state. */
+  condense(): void;
+  /**
+   * Builds tfjs built-in layers computing exactly what this layer computes in inference, applies
+   * them to `input` and returns the output. The first layer built takes this layer's name; any
+   * further ones take `${name}_<suffix>`. Throws `LipschitzConfigError` naming the layer when no
+   * exact built-in equivalent exists.
+   */
+  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor;
+}
+
+/** Run-time test for the `LipschitzLayer` contract. */
+export function isLipschitzLayer(layer: unknown): layer is LipschitzLayer & tfl.layers.Layer {
+  return typeof layer === 'object' && layer !== null && (layer as { isLipschitzLayer?: unknown }).isLipschitzLayer === true;
+}
+
+/** Run-time test for the `Condensable` contract. */
+export function isCondensable(layer: unknown): layer is Condensable & tfl.layers.Layer {
+  return typeof layer === 'object' && layer !== null && (layer as { isCondensable?: unknown }).isCondensable === true;
+}

@@ -1,0 +1,2 @@
+/** SpectralConv2D family (placeholder: filled in by its owner). */
+export {};

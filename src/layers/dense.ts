@@ -1,0 +1,2 @@
+/** SpectralDense, FrobeniusDense (placeholder: filled in by its owner). */
+export {};

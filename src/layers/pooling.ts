@@ -1,0 +1,2 @@
+/** Scaled poolings (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Invertible down/up sampling (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Losses (placeholder: filled in by its owner). */
+export {};

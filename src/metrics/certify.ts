@@ -1,0 +1,2 @@
+/** Certificates (placeholder: filled in by its owner). */
+export {};

@@ -1,0 +1,2 @@
+/** Metrics (placeholder: filled in by its owner). */
+export {};

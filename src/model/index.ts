@@ -1,0 +1,2 @@
+/** lip.sequential and lipschitzBound (placeholder: filled in by its owner). */
+export {};

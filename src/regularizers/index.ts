@@ -1,0 +1,2 @@
+/** Regularizers (placeholder: filled in by its owner). */
+export {};
