@@ -1,0 +1,2 @@
+/** Convolution corrective factor and spectral normalization of the convolution operator (placeholder). */
+export {};
