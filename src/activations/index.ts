@@ -1,2 +1,67 @@
-/** Lipschitz activations as layers (placeholder: filled in by its owner). */
-export {};
+/**
+ * Lipschitz activations as layers (`lip.activations`). tfjs activations are strings, so these are
+ * layer factories usable anywhere a layer is (`lip.activations.groupSort2().apply(x)`, or in a
+ * `tf.sequential` layer list). Every class keeps the `LipschitzLayer` and `Condensable`
+ * contracts and is registered for serialization.
+ *
+ * | factory        | class       | Lipschitz bound     | vanilla export            |
+ * |----------------|-------------|---------------------|---------------------------|
+ * | groupSort      | GroupSort   | kCoefLip            | groupSize 1 or 2 only     |
+ * | groupSort2     | GroupSort2  | kCoefLip            | yes                       |
+ * | fullSort       | FullSort    | kCoefLip            | only with <= 2 channels   |
+ * | maxMin         | MaxMin      | kCoefLip            | yes                       |
+ * | maxOut         | MaxOut      | kCoefLip            | yes                       |
+ * | pReLULip       | PReLULip    | max(1, kCoefLip)    | yes (built-in prelu)      |
+ * | householder    | Householder | kCoefLip            | no                        |
+ */
+import { FixedGroupSortArgs, FullSort, GroupSort, GroupSort2, GroupSortArgs } from './group_sort';
+import { Householder, HouseholderArgs } from './householder';
+import { MaxMin, MaxMinArgs, MaxOut, MaxOutArgs } from './max_min';
+import { PReLULip, PReLULipArgs } from './prelu_lip';
+
+export { LipschitzActivation } from './base';
+export type { LipschitzActivationArgs } from './base';
+export { GroupSort, GroupSort2, FullSort } from './group_sort';
+export type { GroupSortArgs, FixedGroupSortArgs, SortDataFormat } from './group_sort';
+export { MaxMin, MaxOut } from './max_min';
+export type { MaxMinArgs, MaxMinDataFormat, MaxOutArgs } from './max_min';
+export { PReLULip } from './prelu_lip';
+export type { PReLULipArgs } from './prelu_lip';
+export { Householder } from './householder';
+export type { HouseholderArgs } from './householder';
+export { sortGroups, sortPairs, maxOverGroups } from './sort_ops';
+
+/** Sorts each group of `groupSize` contiguous channels (default: all channels). */
+export function groupSort(args: GroupSortArgs = {}): GroupSort {
+  return new GroupSort(args);
+}
+
+/** `(min, max)` of each adjacent channel pair. */
+export function groupSort2(args: FixedGroupSortArgs = {}): GroupSort2 {
+  return new GroupSort2(args);
+}
+
+/** Sorts all channels. */
+export function fullSort(args: FixedGroupSortArgs = {}): FullSort {
+  return new FullSort(args);
+}
+
+/** DEEL-LIP's MaxMin: `[relu(x), relu(-x)]` on the channel axis (doubles the channels). */
+export function maxMin(args: MaxMinArgs = {}): MaxMin {
+  return new MaxMin(args);
+}
+
+/** LNets' MaxOut: the maximum of each of `numUnits` groups of contiguous channels. */
+export function maxOut(args: MaxOutArgs): MaxOut {
+  return new MaxOut(args);
+}
+
+/** PReLU whose learnable slopes stay in `[-kCoefLip, kCoefLip]`. */
+export function pReLULip(args: PReLULipArgs = {}): PReLULip {
+  return new PReLULip(args);
+}
+
+/** Householder reflection of channel pairs across a learnable line (starts as GroupSort2). */
+export function householder(args: HouseholderArgs = {}): Householder {
+  return new Householder(args);
+}
