@@ -1,2 +1,2 @@
-/** vanillaExport and condense (placeholder: filled in by its owner). */
-export {};
+/** Vanilla export and condensation of tfjs-lip models. */
+export { vanillaExport, condense } from './vanilla';
