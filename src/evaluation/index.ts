@@ -1,2 +1,10 @@
-/** Lipschitz evaluation (placeholder: filled in by its owner). */
-export {};
+/**
+ * Empirical and exact Lipschitz evaluation (`lip.evaluateLipConst`, `lip.computeLayerSV`,
+ * `lip.computeModelSV`; DEEL-LIP's `evaluate_lip_const` and deel/lip/compute_layer_sv.py).
+ */
+export { evaluateLipConst } from './lip_const';
+export type { EvaluateLipConstArgs, LipConstEstimate, Differentiable } from './lip_const';
+export { computeLayerSV, computeModelSV, layerLinearMatrix } from './layer_sv';
+export type { ComputeLayerSVArgs, LayerSV } from './layer_sv';
+export { singularValuesOf, singularValueRange } from './svd';
+export type { SingularValueRange } from './svd';

@@ -1,2 +1,20 @@
-/** Metrics (placeholder: filled in by its owner). */
-export {};
+/**
+ * Provable-robustness metrics (`lip.metrics.*`, DEEL-LIP's deel/lip/metrics.py). The certified
+ * radii themselves are `lip.certify` / `lip.certifyLogits` (src/metrics/certify.ts).
+ */
+export {
+  DEFAULT_ROBUST_EPSILON,
+  deltaMulticlass,
+  deltaBinary,
+  categoricalProvableRobustAccuracy,
+  binaryProvableRobustAccuracy,
+  categoricalProvableAvgRobustness,
+  binaryProvableAvgRobustness,
+} from './provable';
+export type {
+  ProvableMetric,
+  CategoricalProvableRobustAccuracyArgs,
+  BinaryProvableRobustAccuracyArgs,
+  CategoricalProvableAvgRobustnessArgs,
+  BinaryProvableAvgRobustnessArgs,
+} from './provable';

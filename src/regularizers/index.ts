@@ -1,2 +1,3 @@
-/** Regularizers (placeholder: filled in by its owner). */
-export {};
+/** Orthogonality regularizers (`lip.regularizers.*`, DEEL-LIP's deel/lip/regularizers.py). */
+export { OrthDenseRegularizer, LorthRegularizer, orthDense, lorth2d } from './orthogonality';
+export type { OrthDenseRegularizerArgs, LorthRegularizerArgs } from './orthogonality';
