@@ -180,20 +180,42 @@ describe('lossParamScheduler', () => {
     model.dispose();
   });
 
-  it('drives lip.losses.multiclassHKR alpha if the loss exposes it, else says why', async () => {
-    const hkr = lip.losses.multiclassHKR({ alpha: 10 });
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [2] })] });
+  it('drives lip.losses.multiclassHKR alpha through setParam: logged loss = -KR + alpha * hinge', async () => {
+    const hkr = lip.losses.multiclassHKR({ alpha: 10, minMargin: 1 });
+    const dense = tfl.layers.dense({ units: 3, inputShape: [2] });
+    const model = tfl.sequential({ layers: [dense] });
     model.compile({ optimizer: tf.train.sgd(0), loss: hkr });
+    // f(x) = x W: predictions [[.5, -.5, .25], [.25, .5, -.5], [.05, -.5, .4], [-.35, .5, -.3]].
+    const weights = [tf.tensor2d([[1, -1, 0.5], [0.5, 1, -1]]), tf.zeros([3])];
+    dense.setWeights(weights);
+    tf.dispose(weights);
+    const xc = tf.tensor2d([[0.5, 0], [0, 0.5], [0.2, -0.3], [-0.4, 0.1]]);
     const yc = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]);
-    const scheduler = lip.callbacks.lossParamScheduler({ param: 'alpha', schedule: { 0: 2 } });
-    const tunable = typeof (hkr as unknown as { setParam?: unknown }).setParam === 'function';
-    if (tunable) {
-      await model.fit(x, yc, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [scheduler] });
-      expect(lip.callbacks.getLossParam(hkr, 'alpha')).toBe(2);
-    } else {
-      await expect(model.fit(x, yc, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [scheduler] })).rejects.toThrow(LipschitzConfigError);
-    }
-    yc.dispose();
+    // By hand: KR = mean_c (E[f_c | c] - E[f_c | not c]) = (-0.075 + 2/3 + 7/12) / 3 = 47/120;
+    // hinge = mean_b mean_c w relu(1/2 - sign f) (w = 2 on the true class) = (3 * 0.25 + 2.9/3) / 4 = 103/240.
+    const KR = 47 / 120;
+    const HINGE = 103 / 240;
+    const scheduler = lip.callbacks.lossParamScheduler({ param: 'alpha', schedule: { 1: 2, 2: 0.5 } });
+    const h = await model.fit(xc, yc, { epochs: 4, batchSize: 4, verbose: 0, callbacks: [scheduler] });
+    const alphas = [10, 2, 0.5, 0.5]; // epoch 0 keeps the loss's own alpha
+    expect(scheduler.history.map((r) => [r.epoch, r.value])).toEqual([[1, 2], [2, 0.5], [3, 0.5]]);
+    const logged = h.history['loss'] as number[];
+    expect(logged).toHaveLength(4);
+    const pred = model.predict(xc) as tf.Tensor;
+    logged.forEach((l, e) => {
+      const alpha = alphas[e]!;
+      expect(Math.abs(l - (-KR + alpha * HINGE))).toBeLessThan(1e-5);
+      // The same as a fresh standalone loss built with that alpha.
+      const standalone = lip.losses.multiclassHKR({ alpha, minMargin: 1 })(yc, pred);
+      expect(Math.abs(l - standalone.dataSync()[0]!)).toBeLessThan(1e-5);
+      standalone.dispose();
+    });
+    expect(lip.callbacks.getLossParam(hkr, 'alpha')).toBe(0.5);
+    expect(hkr.config['alpha']).toBe(0.5);
+    // A value the loss rejects stops training with the loss's own error.
+    const bad = lip.callbacks.lossParamScheduler({ param: 'alpha', schedule: { 0: -1 } });
+    await expect(model.fit(xc, yc, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [bad] })).rejects.toThrow(/^alpha expected a number >= 0/);
+    tf.dispose([xc, yc, pred]);
     model.dispose();
   });
 

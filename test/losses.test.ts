@@ -450,3 +450,114 @@ describe('losses: parameter validation', () => {
     });
   }
 });
+
+describe('losses: setParam / getParam change the parameters for the following calls', () => {
+  const [multi] = batches('multiclass') as [{ y01: Matrix; ypm: Matrix; pred: Matrix }];
+  const [binary] = batches('binary') as [{ y01: Matrix; ypm: Matrix; pred: Matrix }];
+  const mean = (values: number[]) => reduceRef(values, 'mean') as number;
+
+  /** Checks the loss before and after `updates` against the reference, and that the update matters. */
+  function checkUpdate(
+    loss: losses.LipschitzLoss,
+    data: { y01: Matrix; pred: Matrix },
+    before: number[],
+    updates: Record<string, number>,
+    after: number[],
+  ): void {
+    const y = tf.tensor2d(data.y01);
+    const p = tf.tensor2d(data.pred);
+    expectClose(run(loss, y, p), mean(before));
+    for (const [name, value] of Object.entries(updates)) loss.setParam(name, value);
+    for (const [name, value] of Object.entries(updates)) {
+      expect(loss.getParam(name)).toBe(value);
+      expect(loss.config[name]).toBe(value);
+    }
+    // The new parameters change the value by far more than the tolerance, so a stale one fails.
+    expect(Math.abs(mean(after) - mean(before))).toBeGreaterThan(1e-2 * Math.max(1, Math.abs(mean(after))));
+    expectClose(run(loss, y, p), mean(after));
+    tf.dispose([y, p]);
+  }
+
+  it('hkr: alpha and minMargin', () => {
+    const loss = losses.hkr({ alpha: 50, minMargin: 1 });
+    expect(loss.paramNames).toEqual(['alpha', 'minMargin']);
+    checkUpdate(loss, binary, hkrRef(binary.y01, binary.pred, 50, 1), { alpha: 3, minMargin: 0.6 }, hkrRef(binary.y01, binary.pred, 3, 0.6));
+    checkUpdate(loss, binary, hkrRef(binary.y01, binary.pred, 3, 0.6), { alpha: Infinity }, hkrRef(binary.y01, binary.pred, Infinity, 0.6));
+  });
+
+  it('multiclassHKR: alpha and minMargin', () => {
+    const loss = losses.multiclassHKR({ alpha: 10, minMargin: 1 });
+    checkUpdate(loss, multi, multiclassHKRRef(multi.y01, multi.pred, 10, 1), { alpha: 0.5 }, multiclassHKRRef(multi.y01, multi.pred, 0.5, 1));
+    checkUpdate(loss, multi, multiclassHKRRef(multi.y01, multi.pred, 0.5, 1), { minMargin: 2.5 }, multiclassHKRRef(multi.y01, multi.pred, 0.5, 2.5));
+    checkUpdate(loss, multi, multiclassHKRRef(multi.y01, multi.pred, 0.5, 2.5), { alpha: 0 }, multiclassHKRRef(multi.y01, multi.pred, 0, 2.5));
+  });
+
+  it('tauCategoricalCrossentropy: tau', () => {
+    const loss = losses.tauCategoricalCrossentropy({ tau: 2 });
+    expect(loss.paramNames).toEqual(['tau']);
+    checkUpdate(loss, multi, tauCategoricalRef(multi.y01, multi.pred, 2), { tau: 0.25 }, tauCategoricalRef(multi.y01, multi.pred, 0.25));
+  });
+
+  it('multiclassSoftHKR: alpha, minMargin, temperature, alphaMean (running mean carried on)', () => {
+    const opts = { alpha: 0.8, minMargin: 0.5, alphaMean: 0.9, temperature: 2 };
+    const loss = losses.multiclassSoftHKR(opts);
+    const first = softHKRRef(multi.y01, multi.pred, opts, opts.minMargin);
+    const next = { alpha: 0.2, minMargin: 1.5, alphaMean: 0.5, temperature: 7 };
+    const second = softHKRRef(multi.y01, multi.pred, next, first.mean);
+    checkUpdate(loss, multi, first.values, next, second.values);
+    expectClose(loss.currentMean(), second.mean);
+    // alpha > 1 is stored as alpha / (1 + alpha), as at construction.
+    loss.setParam('alpha', 4);
+    expect(loss.getParam('alpha')).toBe(0.8);
+    loss.resetState();
+    expectClose(loss.currentMean(), 1.5);
+    loss.dispose();
+  });
+
+  it('rejects bad values (same rule as at construction) and unknown names, keeping the old value', () => {
+    const hkr = losses.hkr({ alpha: 5 });
+    const bad: Array<[losses.LipschitzLoss, string, unknown, RegExp]> = [
+      [hkr, 'alpha', -1, /^alpha expected a number >= 0 \(Infinity allowed\), but got -1\.$/],
+      [hkr, 'alpha', NaN, /^alpha expected .*but got NaN\.$/],
+      [hkr, 'alpha', '2', /^alpha expected .*but got '2'\.$/],
+      [hkr, 'minMargin', 0, /^minMargin expected a finite number > 0, but got 0\.$/],
+      [hkr, 'minMargin', Infinity, /^minMargin expected .*but got Infinity\.$/],
+      [hkr, 'tau', 1, /^param expected a parameter of HKR \('alpha', 'minMargin'\), but got 'tau'\.$/],
+      [hkr, 'reduction', 1, /^param expected a parameter of HKR/],
+      [losses.multiclassHKR(), 'alpha', -0.5, /^alpha expected/],
+      [losses.tauCategoricalCrossentropy({ tau: 1 }), 'tau', 0, /^tau expected a finite number > 0, but got 0\.$/],
+      [losses.tauCategoricalCrossentropy({ tau: 1 }), 'tau', Infinity, /^tau expected/],
+      [losses.multiclassSoftHKR(), 'temperature', 0, /^temperature expected a finite number > 0, but got 0\.$/],
+      [losses.multiclassSoftHKR(), 'alphaMean', 1.5, /^alphaMean expected a number in \[0, 1\], but got 1\.5\.$/],
+      [losses.multiclassSoftHKR(), 'alpha', -1, /^alpha expected/],
+      [losses.kr(), 'alpha', 1, /^param expected a parameter of KR \(none\), but got 'alpha'\.$/],
+    ];
+    for (const [loss, name, value, message] of bad) {
+      const set = () => loss.setParam(name, value as number);
+      expect(set).toThrow(LipschitzConfigError);
+      expect(set).toThrow(message);
+    }
+    expect(hkr.getParam('alpha')).toBe(5);
+    expect(hkr.getParam('minMargin')).toBe(1);
+    expect(() => hkr.getParam('tau')).toThrow(LipschitzConfigError);
+  });
+
+  it('model.compile keeps the loss object: setParam changes what evaluate computes', () => {
+    const loss = losses.multiclassHKR({ alpha: 10, minMargin: 1 });
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 3, kernelInitializer: 'glorotUniform' })] });
+    model.compile({ optimizer: tf.train.sgd(0), loss });
+    expect(model.loss).toBe(loss);
+    const x = tf.tensor2d([[1, 2], [-1, 0.5], [0.3, -2], [2, 1]]);
+    const y = tf.tensor2d(oneHot([0, 1, 2, 0], 3, 0));
+    const pred = (model.predict(x) as tf.Tensor).arraySync() as Matrix;
+    const y01 = oneHot([0, 1, 2, 0], 3, 0);
+    for (const alpha of [10, 0.5, 3]) {
+      loss.setParam('alpha', alpha);
+      const out = model.evaluate(x, y, { batchSize: 4 }) as tf.Scalar;
+      expectClose(out.dataSync()[0] as number, mean(multiclassHKRRef(y01, pred, alpha, 1)));
+      out.dispose();
+    }
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+});

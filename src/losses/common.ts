@@ -28,34 +28,96 @@ export interface LossOptions {
   name?: string;
 }
 
-/** A loss usable in `model.compile({loss})` and standalone: `loss(yTrue, yPred)`. */
+/**
+ * A loss usable in `model.compile({loss})` and standalone: `loss(yTrue, yPred)`. Its parameters
+ * (`alpha`, `minMargin`, `tau`, ...) can be changed between calls, e.g. during training by
+ * `lip.callbacks.lossParamScheduler`: the next call uses the new value.
+ */
 export interface LipschitzLoss {
   (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor;
   /** The loss name (also the function's `name`). */
   readonly lossName: string;
   /** The reduction applied to the per-sample values. */
   readonly reduction: LossReduction;
-  /** The validated parameters (for logs and tests). */
+  /** The current parameters with `reduction` and `name` (a fresh snapshot on every read). */
   readonly config: Readonly<Record<string, number | string | boolean>>;
+  /** Names of the parameters `setParam`/`getParam` accept (empty for `kr`, `multiclassKR`). */
+  readonly paramNames: readonly string[];
+  /**
+   * Sets a parameter for the following calls, checked with the rule used at construction;
+   * throws `LipschitzConfigError` for a bad value or a name not in `paramNames`.
+   */
+  setParam(name: string, value: number): void;
+  /** The current value of a parameter (throws `LipschitzConfigError` for an unknown name). */
+  getParam(name: string): number;
 }
 
-/** Per-sample loss values: shape `[batch]`. */
-export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+/** Checks a parameter value and returns the value to store (throws `LipschitzConfigError`). */
+export type ParamCheck = (value: unknown) => number;
 
-/** Wraps a per-sample loss into a named, reduced `LipschitzLoss`. */
-export function makeLoss(
+/** A tunable parameter: its initial (unchecked) value and the check applied now and on every `setParam`. */
+export interface LossParamDef {
+  value: unknown;
+  check: ParamCheck;
+}
+
+/**
+ * Per-sample loss values, shape `[batch]`. `params` holds the current parameter values: read them
+ * at call time (never copy them into a closure) so that `setParam` takes effect.
+ */
+export type PerSampleLoss<K extends string = string> = (
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  params: Readonly<Record<K, number>>,
+) => tf.Tensor;
+
+/**
+ * Wraps a per-sample loss into a named, reduced `LipschitzLoss` whose parameters `params` are
+ * checked here at construction and again by `setParam`, and passed live to `perSample`.
+ *
+ * tfjs-layers' `model.compile({loss})` keeps the function itself (`model.loss` is the object given
+ * and `losses.get(fn)` returns `fn`), so `setParam` on the loss changes what `fit` computes.
+ */
+export function makeLoss<K extends string>(
   defaultName: string,
-  options: LossOptions,
-  config: Record<string, number | string | boolean>,
-  perSample: PerSampleLoss,
+  options: LossOptions | undefined,
+  params: Record<K, LossParamDef>,
+  perSample: PerSampleLoss<K>,
 ): LipschitzLoss {
-  const reduction = checkOneOf('reduction', options.reduction ?? 'mean', LOSS_REDUCTIONS);
-  const name = options.name ?? defaultName;
+  const defs = params as Record<string, LossParamDef>;
+  const values: Record<string, number> = {};
+  for (const [key, def] of Object.entries(defs)) values[key] = def.check(def.value);
+  const paramNames = Object.freeze(Object.keys(defs));
+  const reduction = checkOneOf('reduction', options?.reduction ?? 'mean', LOSS_REDUCTIONS);
+  const name = options?.name ?? defaultName;
   if (typeof name !== 'string' || name.length === 0) configError('name', 'a non-empty string', name);
+
+  const definition = (param: string): LossParamDef => {
+    const def = typeof param === 'string' && Object.prototype.hasOwnProperty.call(defs, param) ? defs[param] : undefined;
+    if (def === undefined) {
+      const known = paramNames.length === 0 ? 'none' : paramNames.map((p) => `'${p}'`).join(', ');
+      configError('param', `a parameter of ${name} (${known})`, param);
+    }
+    return def;
+  };
+  const live = values as Readonly<Record<K, number>>;
   const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor =>
-    tf.tidy(() => reduce(perSample(yTrue, yPred), reduction));
+    tf.tidy(() => reduce(perSample(yTrue, yPred, live), reduction));
   Object.defineProperty(loss, 'name', { value: name });
-  return Object.assign(loss, { lossName: name, reduction, config: { ...config, reduction, name } });
+  Object.defineProperty(loss, 'config', { get: () => ({ ...values, reduction, name }), enumerable: true });
+  return Object.assign(loss, {
+    lossName: name,
+    reduction,
+    paramNames,
+    setParam(param: string, value: number): void {
+      const def = definition(param);
+      values[param] = def.check(value);
+    },
+    getParam(param: string): number {
+      definition(param);
+      return values[param] as number;
+    },
+  }) as unknown as LipschitzLoss;
 }
 
 /** Applies a reduction to per-sample values. */

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../errors';
 import { checkPositiveFinite } from '../validation';
-import { asMatrices, LipschitzLoss, LossOptions, makeLoss, positiveMask } from './common';
+import { asMatrices, LipschitzLoss, LossOptions, LossParamDef, makeLoss, positiveMask } from './common';
 
 /** Options of the tau cross-entropies. */
 export interface TauOptions extends LossOptions {
@@ -24,8 +24,9 @@ export interface TauOptions extends LossOptions {
   tau: number;
 }
 
-function resolveTau(options: TauOptions | undefined): number {
-  return checkPositiveFinite('tau', options?.tau);
+/** The `tau` parameter (required, a finite number > 0). */
+function tauParam(options: TauOptions | undefined): { tau: LossParamDef } {
+  return { tau: { value: options?.tau, check: (value) => checkPositiveFinite('tau', value) } };
 }
 
 function tauCategorical(labels: tf.Tensor2D, pred: tf.Tensor2D, tau: number): tf.Tensor {
@@ -35,8 +36,7 @@ function tauCategorical(labels: tf.Tensor2D, pred: tf.Tensor2D, tau: number): tf
 
 /** Softmax cross-entropy of `tau * yPred`, divided by `tau`; one-hot labels. */
 export function tauCategoricalCrossentropy(options: TauOptions): LipschitzLoss {
-  const tau = resolveTau(options);
-  return makeLoss('TauCategoricalCrossentropy', options, { tau }, (yTrue, yPred) => {
+  return makeLoss('TauCategoricalCrossentropy', options, tauParam(options), (yTrue, yPred, { tau }) => {
     const { yTrue: labels, yPred: pred } = asMatrices(yTrue, yPred);
     return tauCategorical(labels, pred, tau);
   });
@@ -44,8 +44,7 @@ export function tauCategoricalCrossentropy(options: TauOptions): LipschitzLoss {
 
 /** Softmax cross-entropy of `tau * yPred`, divided by `tau`; integer class labels. */
 export function tauSparseCategoricalCrossentropy(options: TauOptions): LipschitzLoss {
-  const tau = resolveTau(options);
-  return makeLoss('TauSparseCategoricalCrossentropy', options, { tau }, (yTrue, yPred) => {
+  return makeLoss('TauSparseCategoricalCrossentropy', options, tauParam(options), (yTrue, yPred, { tau }) => {
     if (yPred.rank !== 2) configError('yPred', 'a tensor of rank 2 (batch, classes)', yPred.shape);
     const batch = yPred.shape[0] as number;
     const classes = yPred.shape[1] as number;
@@ -58,8 +57,7 @@ export function tauSparseCategoricalCrossentropy(options: TauOptions): Lipschitz
 
 /** Sigmoid cross-entropy of `tau * yPred`, divided by `tau`; labels {0, 1} or {-1, 1}. */
 export function tauBinaryCrossentropy(options: TauOptions): LipschitzLoss {
-  const tau = resolveTau(options);
-  return makeLoss('TauBinaryCrossentropy', options, { tau }, (yTrue, yPred) => {
+  return makeLoss('TauBinaryCrossentropy', options, tauParam(options), (yTrue, yPred, { tau }) => {
     const { yTrue: labels, yPred: pred } = asMatrices(yTrue, yPred);
     const y = positiveMask(labels);
     const z = tf.mul(pred, tf.scalar(tau));

@@ -6,7 +6,7 @@
  * `'sum'` or `'none'`.
  */
 export { makeLoss, reduce, LOSS_REDUCTIONS } from './common';
-export type { LipschitzLoss, LossOptions, LossReduction, PerSampleLoss } from './common';
+export type { LipschitzLoss, LossOptions, LossParamDef, LossReduction, ParamCheck, PerSampleLoss } from './common';
 export {
   KR_EPSILON,
   kr,

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../errors';
 import { checkPositiveFinite } from '../validation';
-import { asMatrices, checkNonNegative, LipschitzLoss, LossOptions, labelSign, makeLoss } from './common';
+import { asMatrices, checkNonNegative, LipschitzLoss, LossOptions, labelSign, makeLoss, PerSampleLoss } from './common';
 
 /** Options of `multiclassSoftHKR`. */
 export interface SoftHKROptions extends LossOptions {
@@ -54,26 +54,43 @@ function stopGradient(x: tf.Tensor): tf.Tensor {
   return op(x);
 }
 
-/** Multiclass soft-HKR (deel-torchlip `SoftHKRMulticlassLoss`); one-hot labels, stateful. */
-export function multiclassSoftHKR(options: SoftHKROptions = {}): SoftHKRLoss {
-  const rawAlpha = checkNonNegative('alpha', options.alpha ?? 0.9, true);
-  const alpha = rawAlpha <= 1 ? rawAlpha : rawAlpha === Infinity ? 1 : rawAlpha / (rawAlpha + 1);
-  const minMargin = checkPositiveFinite('minMargin', options.minMargin ?? 1);
-  const alphaMean = options.alphaMean ?? 0.99;
-  if (typeof alphaMean !== 'number' || !(alphaMean >= 0 && alphaMean <= 1)) {
-    configError('alphaMean', 'a number in [0, 1]', alphaMean);
-  }
-  const temperature = checkPositiveFinite('temperature', options.temperature ?? 1);
-  let state: tf.Variable | null = null;
+/** Soft-HKR `alpha`: >= 0 (Infinity allowed); a value > 1 is stored as `alpha / (1 + alpha)`. */
+function checkSoftAlpha(value: unknown): number {
+  const raw = checkNonNegative('alpha', value, true);
+  return raw <= 1 ? raw : raw === Infinity ? 1 : raw / (raw + 1);
+}
 
-  const running = (): tf.Variable => {
+/** Running-mean factor: a number in [0, 1]. */
+function checkAlphaMean(value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) configError('alphaMean', 'a number in [0, 1]', value);
+  return value;
+}
+
+/**
+ * Multiclass soft-HKR (deel-torchlip `SoftHKRMulticlassLoss`); one-hot labels, stateful. Every
+ * parameter can be changed with `setParam` (`alpha` > 1 is stored as `alpha/(1+alpha)`); the running
+ * mean keeps its value when `minMargin` changes (`resetState` uses the current `minMargin`).
+ */
+export function multiclassSoftHKR(options: SoftHKROptions = {}): SoftHKRLoss {
+  const params = {
+    alpha: { value: options.alpha ?? 0.9, check: checkSoftAlpha },
+    minMargin: { value: options.minMargin ?? 1, check: (v: unknown) => checkPositiveFinite('minMargin', v) },
+    alphaMean: { value: options.alphaMean ?? 0.99, check: checkAlphaMean },
+    temperature: { value: options.temperature ?? 1, check: (v: unknown) => checkPositiveFinite('temperature', v) },
+  };
+  let state: tf.Variable | null = null;
+  // Set once makeLoss has checked the parameters; the closures below read it at call time.
+  let loss: LipschitzLoss | null = null;
+  const current = (name: string): number => (loss as LipschitzLoss).getParam(name);
+
+  const running = (minMargin: number): tf.Variable => {
     if (state === null) state = tf.tidy(() => tf.variable(tf.scalar(minMargin), false));
     return state;
   };
 
-  const perSample = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+  const perSample: PerSampleLoss<keyof typeof params> = (yTrue, yPred, { alpha, minMargin, alphaMean, temperature }) => {
     const { yTrue: labels, yPred: pred } = asMatrices(yTrue, yPred);
-    const mean = running();
+    const mean = running(minMargin);
     const observed = stopGradient(tf.mean(tf.abs(pred)));
     const updated = tf.add(tf.mul(tf.scalar(alphaMean), mean), tf.mul(tf.scalar(1 - alphaMean), observed));
     mean.assign(tf.clipByValue(updated, 0.005, 1000));
@@ -92,12 +109,12 @@ export function multiclassSoftHKR(options: SoftHKROptions = {}): SoftHKRLoss {
     return tf.add(tf.mul(tf.scalar(1 - alpha), krSoft()), tf.mul(tf.scalar(alpha), hingeSoft()));
   };
 
-  const loss = makeLoss('MulticlassSoftHKR', options, { alpha, minMargin, alphaMean, temperature }, perSample);
+  loss = makeLoss('MulticlassSoftHKR', options, params, perSample);
   return Object.assign(loss, {
-    currentMean: (): number => (state === null ? minMargin : (state.dataSync()[0] as number)),
+    currentMean: (): number => (state === null ? current('minMargin') : (state.dataSync()[0] as number)),
     resetState: (): void => {
       if (state === null) return;
-      const initial = tf.scalar(minMargin);
+      const initial = tf.scalar(current('minMargin'));
       state.assign(initial);
       initial.dispose();
     },

@@ -28,8 +28,10 @@ import {
   checkNonNegative,
   LipschitzLoss,
   LossOptions,
+  LossParamDef,
   labelSign,
   makeLoss,
+  ParamCheck,
   positiveMask,
 } from './common';
 
@@ -81,11 +83,15 @@ function hkrCombination(kr: () => tf.Tensor, hinge: () => tf.Tensor, alpha: numb
   return tf.add(tf.neg(kr()), tf.mul(tf.scalar(alpha), hinge()));
 }
 
-function resolveMargin(options: HingeOptions, required = false): number {
-  if (required && options.minMargin === undefined) {
-    return checkPositiveFinite('minMargin', undefined);
-  }
-  return checkPositiveFinite('minMargin', options.minMargin ?? 1);
+/** `minMargin`: a finite number > 0. */
+const checkMargin: ParamCheck = (value) => checkPositiveFinite('minMargin', value);
+
+/** HKR `alpha`: a number >= 0, `Infinity` allowed (hinge only). */
+const checkAlpha: ParamCheck = (value) => checkNonNegative('alpha', value, true);
+
+/** The `minMargin` parameter (default 1, or no default when `required`). */
+function marginParam(options: HingeOptions | undefined, required = false): LossParamDef {
+  return { value: required ? options?.minMargin : (options?.minMargin ?? 1), check: checkMargin };
 }
 
 /**
@@ -98,15 +104,15 @@ export function kr(options: LossOptions = {}): LipschitzLoss {
 
 /** Binary hinge margin loss (DEEL-LIP `HingeMargin`), margin `m/2` on each side. */
 export function hingeMargin(options: HingeOptions = {}): LipschitzLoss {
-  const minMargin = resolveMargin(options);
-  return makeLoss('HingeMargin', options, { minMargin }, (t, p) => hingePerSample(t, p, minMargin));
+  return makeLoss('HingeMargin', options, { minMargin: marginParam(options) }, (t, p, params) =>
+    hingePerSample(t, p, params.minMargin),
+  );
 }
 
 /** `-KR + alpha * HingeMargin` (DEEL-LIP `HKR`; `alpha` is required). */
 export function hkr(options: HKROptions): LipschitzLoss {
-  const alpha = checkNonNegative('alpha', options?.alpha, true);
-  const minMargin = resolveMargin(options);
-  return makeLoss('HKR', options, { alpha, minMargin }, (t, p) =>
+  const params = { alpha: { value: options?.alpha, check: checkAlpha }, minMargin: marginParam(options) };
+  return makeLoss('HKR', options, params, (t, p, { alpha, minMargin }) =>
     hkrCombination(() => krPerSample(t, p), () => hingePerSample(t, p, minMargin), alpha),
   );
 }
@@ -118,23 +124,22 @@ export function multiclassKR(options: LossOptions = {}): LipschitzLoss {
 
 /** Multiclass hinge, the binary hinge applied one-vs-all (DEEL-LIP `MulticlassHinge`). */
 export function multiclassHinge(options: HingeOptions = {}): LipschitzLoss {
-  const minMargin = resolveMargin(options);
-  return makeLoss('MulticlassHinge', options, { minMargin }, (t, p) => multiclassHingePerSample(t, p, minMargin));
+  return makeLoss('MulticlassHinge', options, { minMargin: marginParam(options) }, (t, p, params) =>
+    multiclassHingePerSample(t, p, params.minMargin),
+  );
 }
 
 /** `-MulticlassKR + alpha * MulticlassHinge` (DEEL-LIP `MulticlassHKR`; alpha 10, margin 1 by default). */
 export function multiclassHKR(options: HKROptions = {}): LipschitzLoss {
-  const alpha = checkNonNegative('alpha', options.alpha ?? 10, true);
-  const minMargin = resolveMargin(options);
-  return makeLoss('MulticlassHKR', options, { alpha, minMargin }, (t, p) =>
+  const params = { alpha: { value: options.alpha ?? 10, check: checkAlpha }, minMargin: marginParam(options) };
+  return makeLoss('MulticlassHKR', options, params, (t, p, { alpha, minMargin }) =>
     hkrCombination(() => krPerSample(t, p), () => multiclassHingePerSample(t, p, minMargin), alpha),
   );
 }
 
 /** `mean_c (1 - S_c) relu(m - f_true + f_c)` (DEEL-LIP `MultiMargin`, PyTorch's multi_margin_loss). */
 export function multiMargin(options: HingeOptions = {}): LipschitzLoss {
-  const minMargin = resolveMargin(options);
-  return makeLoss('MultiMargin', options, { minMargin }, (yTrue, yPred) => {
+  return makeLoss('MultiMargin', options, { minMargin: marginParam(options) }, (yTrue, yPred, { minMargin }) => {
     const { yTrue: labels, yPred: pred } = asMatrices(yTrue, yPred);
     const mask = positiveMask(labels);
     const trueValue = tf.sum(tf.mul(pred, mask), -1, true);
@@ -145,8 +150,7 @@ export function multiMargin(options: HingeOptions = {}): LipschitzLoss {
 
 /** `relu(m - (f_true - max_{c != true} f_c))` (DEEL-LIP `CategoricalHinge`; `minMargin` required). */
 export function categoricalHinge(options: HingeOptions): LipschitzLoss {
-  const minMargin = resolveMargin(options ?? {}, true);
-  return makeLoss('CategoricalHinge', options, { minMargin }, (yTrue, yPred) => {
+  return makeLoss('CategoricalHinge', options, { minMargin: marginParam(options, true) }, (yTrue, yPred, { minMargin }) => {
     const { yTrue: labels, yPred: pred } = asMatrices(yTrue, yPred);
     const isTrue = tf.greater(labels, tf.scalar(0));
     const pos = tf.sum(tf.mul(tf.cast(isTrue, 'float32'), pred), -1);
