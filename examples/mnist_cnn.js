@@ -1,0 +1,87 @@
+/**
+ * A 1-Lipschitz CNN on the MNIST digits embedded in the `mnist` package: SpectralConv2D +
+ * GroupSort2 + scaled L2-norm pooling + SpectralDense, trained on the fastest backend available
+ * (wasm with tfjs-lip's gradient kernels when tfjs-node is not installed), then evaluated for
+ * clean accuracy and certified accuracy at L2 radii 0.1, 0.3 and 0.5: a test digit counts at
+ * radius r when it is classified correctly and its certified radius
+ * (top-1 margin) / (sqrt(2) L), with L = lip.lipschitzBound(model), is at least r.
+ *
+ * Run: npm run build && node examples/mnist_cnn.js
+ * Options (environment): EPOCHS (default 3), TRAIN_SIZE (default 8000), TEST_SIZE (default 2000).
+ */
+'use strict';
+
+const tf = require('@tensorflow/tfjs-core');
+const tfl = require('@tensorflow/tfjs-layers');
+const lip = require('../dist');
+const { progressCallback } = require('./lib/progress');
+
+const EPOCHS = Number(process.env.EPOCHS || 3);
+const TRAIN_SIZE = Number(process.env.TRAIN_SIZE || 8000);
+const TEST_SIZE = Number(process.env.TEST_SIZE || 2000);
+const BATCH_SIZE = 64;
+const RADII = [0.1, 0.3, 0.5];
+
+function buildModel() {
+  return lip.sequential({
+    name: 'mnist_cnn',
+    layers: [
+      lip.layers.spectralConv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same' }),
+      lip.activations.groupSort2(),
+      lip.layers.scaledL2NormPooling2d({ poolSize: 2 }), // 14 x 14 x 16
+      lip.layers.spectralConv2d({ filters: 32, kernelSize: 3, padding: 'same' }),
+      lip.activations.groupSort2(),
+      lip.layers.scaledL2NormPooling2d({ poolSize: 2 }), // 7 x 7 x 32
+      tfl.layers.flatten(),
+      lip.layers.spectralDense({ units: 64 }),
+      lip.activations.groupSort2(),
+      lip.layers.spectralDense({ units: 10 }),
+    ],
+  });
+}
+
+async function main() {
+  const backend = await lip.backend.useFastest();
+  console.log(`backend: ${JSON.stringify(lip.backend.describeBackend())}`);
+  const data = lip.data.loadMnist({ shape: 'image', trainSize: TRAIN_SIZE, testSize: TEST_SIZE });
+  const model = buildModel();
+  model.compile({
+    optimizer: tf.train.adam(2e-3),
+    loss: lip.losses.tauCategoricalCrossentropy({ tau: 5 }),
+    metrics: ['accuracy'],
+  });
+  const started = Date.now();
+  await model.fit(data.xTrain, data.yTrain, {
+    epochs: EPOCHS,
+    batchSize: BATCH_SIZE,
+    shuffle: true,
+    verbose: 0,
+    callbacks: progressCallback({ epochs: EPOCHS, samples: TRAIN_SIZE, batchSize: BATCH_SIZE }),
+  });
+  const trainSeconds = (Date.now() - started) / 1000;
+
+  const lipConst = lip.lipschitzBound(model);
+  const radii = lip.certify(model, data.xTest, { lipConst });
+  const predicted = tf.tidy(() => tf.argMax(model.predict(data.xTest), 1).dataSync());
+  const n = data.labelsTest.length;
+  let correct = 0;
+  const certified = RADII.map(() => 0);
+  for (let i = 0; i < n; i += 1) {
+    if (predicted[i] !== data.labelsTest[i]) continue;
+    correct += 1;
+    RADII.forEach((r, j) => {
+      if (radii[i] >= r) certified[j] += 1;
+    });
+  }
+  console.log(`backend ${backend}, ${TRAIN_SIZE} train / ${n} test digits, ${EPOCHS} epochs in ${trainSeconds.toFixed(1)} s`);
+  console.log(`certified Lipschitz bound L = ${lipConst.toFixed(6)}`);
+  console.log(`clean accuracy: ${((100 * correct) / n).toFixed(2)}%`);
+  RADII.forEach((r, j) => console.log(`certified accuracy at radius ${r}: ${((100 * certified[j]) / n).toFixed(2)}%`));
+  data.dispose();
+  model.dispose();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
