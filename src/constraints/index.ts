@@ -1,2 +1,158 @@
-/** Constraints (placeholder: filled in by its owner). */
-export {};
+/**
+ * Weight constraints (`lip.constraints.*`), usable by tfjs built-in layers (`kernelConstraint`):
+ * they are applied after each optimizer step. Semantics of DEEL-LIP `deel/lip/constraints.py`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { configError } from '../errors';
+import { resolveNormalizationArgs } from '../layers/lipschitz_args';
+import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../layers/lipschitz_args';
+import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
+import { checkPositiveFinite } from '../validation';
+
+/** tfjs-layers' Constraint instance type (the class itself is not exported). */
+export type TflConstraint = ReturnType<typeof tfl.constraints.nonNeg>;
+
+/** tfjs-layers' abstract `Constraint` base, reached through a built-in instance (for `instanceof`). */
+const ConstraintBase = Object.getPrototypeOf(tfl.constraints.nonNeg().constructor) as (abstract new () => TflConstraint) &
+  Pick<typeof tf.serialization.Serializable, 'fromConfig'>;
+
+/**
+ * Sets every singular value of the kernel (reshaped `[-1, lastDim]`) to `kCoefLip`: spectral
+ * normalization then Björck (cold start each call). With `epsBjorck: null` only the largest
+ * singular value is set. Registered as `'SpectralConstraint'`.
+ */
+export class SpectralConstraint extends ConstraintBase {
+  /** @nocollapse */
+  static className = 'SpectralConstraint';
+  readonly settings: ResolvedNormalizationArgs;
+
+  constructor(args: LipschitzNormalizationArgs = {}) {
+    super();
+    this.settings = resolveNormalizationArgs(args);
+  }
+
+  override apply(w: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const s = this.settings;
+      return reshapedKernelOrthogonalization(w, null, s.kCoefLip, s).wBar;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...this.settings };
+  }
+}
+tf.serialization.registerClass(SpectralConstraint);
+
+/** Arguments of {@link FrobeniusConstraint}. */
+export interface FrobeniusConstraintArgs {
+  /** Added to the norm (default 1e-7). */
+  eps?: number;
+}
+
+/** Divides the kernel by its Frobenius norm (plus `eps`). Registered as `'FrobeniusConstraint'`. */
+export class FrobeniusConstraint extends ConstraintBase {
+  /** @nocollapse */
+  static className = 'FrobeniusConstraint';
+  readonly eps: number;
+
+  constructor(args: FrobeniusConstraintArgs = {}) {
+    super();
+    this.eps = checkPositiveFinite('eps', args.eps ?? 1e-7);
+  }
+
+  override apply(w: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.div(w, tf.add(tf.norm(w), this.eps)));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { eps: this.eps };
+  }
+}
+tf.serialization.registerClass(FrobeniusConstraint);
+
+/** Arguments of {@link WeightClipConstraint}. */
+export interface WeightClipConstraintArgs {
+  /** Clipping bound: weights are clipped to `[-cValue, cValue]` (default 2; DEEL-LIP's `c`). */
+  cValue?: number;
+}
+
+/** Clips every weight to `[-cValue, cValue]`. Registered as `'WeightClipConstraint'`. */
+export class WeightClipConstraint extends ConstraintBase {
+  /** @nocollapse */
+  static className = 'WeightClipConstraint';
+  readonly cValue: number;
+
+  constructor(args: WeightClipConstraintArgs = {}) {
+    super();
+    this.cValue = checkPositiveFinite('cValue', args.cValue ?? 2);
+  }
+
+  override apply(w: tf.Tensor): tf.Tensor {
+    return tf.clipByValue(w, -this.cValue, this.cValue);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { cValue: this.cValue };
+  }
+}
+tf.serialization.registerClass(WeightClipConstraint);
+
+/** Arguments of {@link AutoWeightClipConstraint}. */
+export interface AutoWeightClipConstraintArgs {
+  /** Scaling factor (default 1): the bound is `1 / (scale * sqrt(size))`. */
+  scale?: number;
+}
+
+/**
+ * Clips every weight to `[-c, c]` with `c = 1 / (scale * sqrt(number of elements))`, as DEEL-LIP's
+ * `AutoWeightClipConstraint` (note: a larger `scale` clips tighter). Registered as
+ * `'AutoWeightClipConstraint'`.
+ */
+export class AutoWeightClipConstraint extends ConstraintBase {
+  /** @nocollapse */
+  static className = 'AutoWeightClipConstraint';
+  readonly scale: number;
+
+  constructor(args: AutoWeightClipConstraintArgs = {}) {
+    super();
+    this.scale = checkPositiveFinite('scale', args.scale ?? 1);
+  }
+
+  /** The clipping bound for a kernel of `size` elements. */
+  bound(size: number): number {
+    return 1 / (this.scale * Math.sqrt(size));
+  }
+
+  override apply(w: tf.Tensor): tf.Tensor {
+    const c = this.bound(w.size);
+    return tf.clipByValue(w, -c, c);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { scale: this.scale };
+  }
+}
+tf.serialization.registerClass(AutoWeightClipConstraint);
+
+/** Every singular value of the kernel set to `kCoefLip` (spectral normalization + Björck). */
+export function spectral(args: LipschitzNormalizationArgs = {}): SpectralConstraint {
+  return new SpectralConstraint(args);
+}
+
+/** Kernel divided by its Frobenius norm. */
+export function frobenius(args: FrobeniusConstraintArgs = {}): FrobeniusConstraint {
+  return new FrobeniusConstraint(args);
+}
+
+/** Weights clipped to `[-cValue, cValue]`. */
+export function weightClip(args: WeightClipConstraintArgs = {}): WeightClipConstraint {
+  if (typeof args !== 'object' || args === null) configError('weightClip', 'an object {cValue}', args);
+  return new WeightClipConstraint(args);
+}
+
+/** Weights clipped to `[-c, c]`, `c = 1 / (scale * sqrt(size))`. */
+export function autoWeightClip(args: AutoWeightClipConstraintArgs = {}): AutoWeightClipConstraint {
+  return new AutoWeightClipConstraint(args);
+}

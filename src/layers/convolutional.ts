@@ -256,8 +256,18 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
     return this.factor;
   }
 
+  /**
+   * Certified bound as the layer predicts: ||W-bar reshaped to (patch, channels)||_2 (certified
+   * in float64) divided by the corrective factor, since each input pixel lies in at most
+   * 1/factor^2 patches (||y||^2 <= ||W||^2 sum_q N(q) ||x_q||^2). `kCoefLip` before build.
+   */
   lipschitzBound(): number {
-    return this.kCoefLip;
+    return this.kernelState == null ? this.kCoefLip : this.kernelState.certifiedWBarNorm(this.patchMatrixPerm()) / this.factor;
+  }
+
+  /** Axis order that makes W-bar's `[-1, lastDim]` reshape the normalized patch matrix (none: as stored). */
+  protected patchMatrixPerm(): number[] | undefined {
+    return undefined;
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
@@ -548,6 +558,11 @@ export class SpectralConv2DTranspose extends SpectralConvBase {
   protected addStateWeights(shape: [number, number, number, number]): KernelStateVariables {
     // DEEL-LIP's orientation: the matrix is [kh*kw*cin, filters], w_bar keeps the kernel's shape.
     return this.rkoStateWeights(shape, shape[0] * shape[1] * shape[3], shape[2]);
+  }
+
+  /** Each output pixel sums at most `1/factor^2` input pixels through `[kh*kw*cin, filters]`. */
+  protected override patchMatrixPerm(): number[] {
+    return [0, 1, 3, 2];
   }
 
   protected normalize(kernel: tf.Tensor4D, state: KernelNormalizerState): KernelNormalizerResult {

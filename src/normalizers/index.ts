@@ -1,2 +1,17 @@
-/** Normalizers: power iteration, spectral normalization, Björck, reshaped kernel orthogonalization (placeholder: filled in by its owner). */
-export {};
+/**
+ * Normalizers: pure functions with no layer state (`lip.normalizers.*`): power iteration,
+ * spectral normalization, Björck orthonormalization, reshaped kernel orthogonalization, and the
+ * convolution corrective factor (`conv.ts`).
+ */
+export { powerIteration, untaped, l2Normalize } from './power_iteration';
+export type { LinearOperator, PowerIterationOptions, PowerIterationResult } from './power_iteration';
+export { spectralNormalization } from './spectral';
+export type { SpectralNormalizationOptions, SpectralNormalizationResult } from './spectral';
+export { bjorckNormalization, bjorckOrthogonalize } from './bjorck';
+export type { BjorckOptions, BjorckResult } from './bjorck';
+export { reshapedKernelOrthogonalization } from './reshaped';
+export type {
+  ReshapedKernelOrthogonalizationOptions,
+  ReshapedKernelOrthogonalizationResult,
+} from './reshaped';
+export * from './conv';

@@ -1,0 +1,264 @@
+/**
+ * Björck orthonormalization: `W <- (1 + beta) W - beta W W^T W`, which drives every singular
+ * value of `W` to 1 when they all start in (0, 1] (the fixed point is the orthogonal polar factor
+ * of `W`).
+ *
+ * How this implementation differs from a plain loop (same result, less work):
+ * - the product order follows the shape: `W (W^T W)` when `W` is tall, `(W W^T) W` when wide, so
+ *   every square product has the size of the smaller side;
+ * - it tracks the accumulated right (tall) or left (wide) factor `P` with `W_k = W_0 P` (tall) or
+ *   `W_k = P W_0` (wide); `P` can be kept and passed back as a warm start, so that once the kernel
+ *   moves only a little between training steps, one or two iterations suffice;
+ * - the stopping test reads one number back from the device, then predicts from the known
+ *   convergence rate how many more iterations are needed, so most iterations need no sync;
+ * - the iterations run off the gradient tape; the gradient is the derivative of the orthogonal
+ *   polar factor at the converged point: for `Z = W_0 P` (tall) and an upstream gradient `G`,
+ *   `dW_0 = (G - Z sym(Z^T G)) P^T` (the tangent projection on the Stiefel manifold, which is the
+ *   limit of back-propagating through the Björck iterations once they have converged).
+ *
+ * References: Björck & Bowie, "An iterative algorithm for computing the best estimate of an
+ * orthogonal matrix", SIAM J. Numer. Anal. 1971; Anil, Lucas & Grosse, "Sorting out Lipschitz
+ * function approximation", ICML 2019; DEEL-LIP `deel/lip/normalizers.py` (`bjorck_normalization`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../defaults';
+import { matMul } from './power_iteration';
+
+/** Options of {@link bjorckNormalization}. */
+export interface BjorckOptions {
+  /** Stop once `||W_k - W_{k-1}||_F < epsBjorck` (default 1e-3). */
+  epsBjorck?: number;
+  /** Step size in (0, 0.5] (default 0.5). */
+  betaBjorck?: number;
+  /** Maximum number of iterations (default 15). */
+  maxIterBjorck?: number;
+}
+
+/** Result of {@link bjorckOrthogonalize}. */
+export interface BjorckResult {
+  /** The orthonormalized matrix (differentiable with respect to the input). */
+  wBar: tf.Tensor2D;
+  /**
+   * Warm start for the next call (pass it as `p0`): the symmetric part of the accumulated factor
+   * `P` (`wBar = w P` when `w` is tall, `wBar = P w` when wide), min(rows, cols) squared. Detached.
+   */
+  p: tf.Tensor2D;
+  /** Number of iterations performed. */
+  iterations: number;
+  /** `||Y - I||_F` at the last test, `Y` the Gram matrix (small side) of the iterate. */
+  residual: number;
+}
+
+/** The warm start is used only if `||Y - I||_inf < 0.9` (every squared singular value of the start in (0.1, 1.9)). */
+const WARM_START_LIMIT = 0.9;
+
+/**
+ * Per singular value, with `d = s^2 - 1`, one step maps `d` to `(1 + d)(1 - beta d)^2 - 1`, whose
+ * magnitude is at most `|d| * rate(|d|)`.
+ */
+function rate(m: number, beta: number): number {
+  return Math.abs(1 - 2 * beta) + (2 * beta - beta * beta) * m + beta * beta * m * m;
+}
+
+/**
+ * Number of steps after which the Frobenius residual `r = ||Y - I||_F` is predicted below
+ * `eps / beta`, plus the final step (DEEL-LIP stops after the first step whose change, about
+ * `beta * r`, is below `eps`). `m >= max |d|` bounds the per-value rate. Infinity when the
+ * prediction is not usable (m >= 1).
+ */
+function predictedSteps(r: number, m: number, beta: number, eps: number): number {
+  if (!(m < 1) || !(r >= 0)) return Infinity;
+  let steps = 1;
+  while (beta * r >= eps) {
+    const c = rate(m, beta);
+    if (!(c < 1)) return Infinity;
+    r *= c;
+    m *= c;
+    steps += 1;
+    if (steps > 64) return Infinity;
+  }
+  return steps;
+}
+
+/**
+ * `||Y - I||_F` and `||Y - I||_inf` (max absolute row sum, an upper bound of the spectral norm of
+ * the symmetric `Y - I`), read back in one sync.
+ */
+function gramStats(y: tf.Tensor2D): [number, number] {
+  const values = tf.tidy(() => {
+    const d = tf.sub(y, tf.eye(y.shape[0]));
+    return tf.stack([tf.norm(d), tf.max(tf.sum(tf.abs(d), 1))]);
+  });
+  const [r, rowMax] = Array.from(values.dataSync());
+  values.dispose();
+  return [r!, rowMax!];
+}
+
+interface IterateResult {
+  /** The orthonormalized matrix. */
+  z: tf.Tensor2D;
+  /** The factor with `z = w p` (tall) or `z = p w` (wide). */
+  p: tf.Tensor2D;
+  /** Symmetric part of `p`: the warm start to pass next time. */
+  state: tf.Tensor2D;
+  iterations: number;
+  residual: number;
+}
+
+/**
+ * The Björck loop itself (call it off the tape). `w` is tall or wide; `p0` an optional warm start.
+ * Internal; exported for the layers' kernel state and for tests.
+ */
+export function bjorckIterate(
+  w: tf.Tensor2D,
+  p0: tf.Tensor2D | null,
+  eps: number,
+  beta: number,
+  maxIter: number,
+  checkEvery = 3,
+): IterateResult {
+  const [m, n] = w.shape;
+  const tall = m >= n;
+  const k = Math.min(m, n);
+  const gram = (z: tf.Tensor2D) => (tall ? matMul(z, z, true, false) : matMul(z, z, false, true));
+  // Multiplies by a small-side square matrix on the small side.
+  const onSmallSide = (a: tf.Tensor2D, s: tf.Tensor2D) => (tall ? matMul(a, s) : matMul(s, a));
+
+  let p: tf.Tensor2D | null = null;
+  let z: tf.Tensor2D;
+  let y: tf.Tensor2D;
+  let r: number;
+  let rowMax: number;
+  const coldStart = () => {
+    z = tf.clone(w);
+    y = gram(w);
+    [r, rowMax] = gramStats(y);
+  };
+  if (p0 != null && p0.shape[0] === k && p0.shape[1] === k) {
+    z = onSmallSide(w, p0);
+    y = gram(z);
+    [r, rowMax] = gramStats(y);
+    if (Number.isFinite(r) && rowMax < WARM_START_LIMIT) {
+      p = tf.clone(p0);
+    } else {
+      z.dispose();
+      y.dispose();
+      coldStart();
+    }
+  } else {
+    coldStart();
+  }
+
+  let iterations = 0;
+  let budget = 0;
+  let trusted = false;
+  const plan = () => {
+    const steps = predictedSteps(r, Math.min(r, rowMax), beta, eps);
+    if (steps <= 4) {
+      budget = steps;
+      trusted = true;
+    } else {
+      budget = checkEvery;
+      trusted = false;
+    }
+  };
+  // Already far below the tolerance: nothing to do.
+  const converged = beta * r! < eps * 1e-2;
+  if (!converged && Number.isFinite(r!)) plan();
+  const eye = tf.eye(k) as tf.Tensor2D;
+  while (!converged && iterations < maxIter && budget > 0) {
+    const step = tf.tidy(() => tf.sub(tf.mul(eye, 1 + beta), tf.mul(y!, beta))) as tf.Tensor2D;
+    const zNext = onSmallSide(z!, step);
+    const pNext = p == null ? step : onSmallSide(p, step);
+    if (p != null) {
+      p.dispose();
+      step.dispose();
+    }
+    z!.dispose();
+    y!.dispose();
+    z = zNext;
+    p = pNext;
+    iterations += 1;
+    budget -= 1;
+    if (iterations >= maxIter || (budget === 0 && trusted)) break;
+    y = gram(z);
+    if (budget === 0) {
+      [r, rowMax] = gramStats(y);
+      if (!Number.isFinite(r)) break;
+      plan();
+    }
+  }
+  eye.dispose();
+  if (!y!.isDisposed) y!.dispose();
+  const pFinal = p ?? (tf.eye(k) as tf.Tensor2D);
+  // Warm start for next time: the symmetric part of P. Restarting from a symmetric factor keeps
+  // the result the polar factor of W up to the change of W since the last call (the only
+  // symmetric P with P W^T W P = I is (W^T W)^(-1/2)); an unsymmetrized P would let the result
+  // drift by a rotation that accumulates over training.
+  const state = tf.tidy(() => tf.mul(tf.add(pFinal, tf.transpose(pFinal)), 0.5)) as tf.Tensor2D;
+  return { z: z!, p: pFinal, state, iterations, residual: r! };
+}
+
+/** Gradient of the polar factor at the converged point (see the module comment). */
+function polarGradient(dy: tf.Tensor2D, z: tf.Tensor2D, p: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [m, n] = z.shape;
+    if (m >= n) {
+      const s = matMul(z, dy, true, false);
+      const sym = tf.mul(tf.add(s, tf.transpose(s)), 0.5) as tf.Tensor2D;
+      const tangent = tf.sub(dy, matMul(z, sym)) as tf.Tensor2D;
+      return matMul(tangent, p, false, true);
+    }
+    const s = matMul(dy, z, false, true);
+    const sym = tf.mul(tf.add(s, tf.transpose(s)), 0.5) as tf.Tensor2D;
+    const tangent = tf.sub(dy, matMul(sym, z)) as tf.Tensor2D;
+    return matMul(p, tangent, true, false);
+  });
+}
+
+/**
+ * Björck orthonormalization of a 2-D `w` (its singular values should be at most 1, e.g. after
+ * spectral normalization), optionally warm-started from the factor `p0` returned by a previous
+ * call. Differentiable with respect to `w` (see the module comment for the gradient used).
+ */
+export function bjorckOrthogonalize(
+  w: tf.Tensor2D,
+  p0: tf.Tensor2D | null,
+  options: BjorckOptions = {},
+): BjorckResult {
+  const eps = options.epsBjorck ?? DEFAULT_EPS_BJORCK;
+  const beta = options.betaBjorck ?? DEFAULT_BETA_BJORCK;
+  const maxIter = options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK;
+  let pKept: tf.Tensor2D | null = null;
+  let iterations = 0;
+  let residual = NaN;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const wIn = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const res = bjorckIterate(wIn, p0, eps, beta, maxIter);
+    pKept = tf.keep(res.state);
+    iterations = res.iterations;
+    residual = res.residual;
+    save([res.z, res.p]);
+    return {
+      value: res.z,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        polarGradient(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
+    };
+  });
+  const wBar = f(w) as tf.Tensor2D;
+  const kept = pKept as unknown as tf.Tensor2D;
+  const p = tf.clone(kept);
+  kept.dispose();
+  return { wBar, p, iterations, residual };
+}
+
+/**
+ * Björck orthonormalization (cold start): every singular value of the returned matrix is 1
+ * within the tolerance, provided those of `w` lie in (0, 1]. Differentiable.
+ */
+export function bjorckNormalization(w: tf.Tensor2D, options: BjorckOptions = {}): tf.Tensor2D {
+  const { wBar, p } = bjorckOrthogonalize(w, null, options);
+  p.dispose();
+  return wBar;
+}

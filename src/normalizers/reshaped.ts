@@ -1,0 +1,90 @@
+/**
+ * Reshaped kernel orthogonalization (RKO): the kernel of any rank is seen as the matrix
+ * `[-1, lastDim]`, spectrally normalized, optionally Björck-orthonormalized, multiplied by a
+ * coefficient, and reshaped back. This is the normalization of SpectralDense and of the RKO
+ * convolutions.
+ *
+ * Stable signature (used by the convolution layers):
+ *
+ * ```ts
+ * reshapedKernelOrthogonalization(kernel, u, kCoefLip, {
+ *   epsSpectral, epsBjorck, betaBjorck, maxIterSpectral, maxIterBjorck, bjorckState,
+ * }) -> { wBar, u, sigma, bjorckState, bjorckIterations }
+ * ```
+ *
+ * References: DEEL-LIP `deel/lip/normalizers.py` (`reshaped_kernel_orthogonalization`);
+ * Serrurier et al., "Achieving robustness in classification using optimal transport with hinge
+ * regularization", CVPR 2021.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../defaults';
+import { bjorckOrthogonalize } from './bjorck';
+import { spectralNormalization } from './spectral';
+
+/** Options of {@link reshapedKernelOrthogonalization}. */
+export interface ReshapedKernelOrthogonalizationOptions {
+  /** Power-iteration tolerance, also added to sigma (default 1e-3). */
+  epsSpectral?: number;
+  /** Björck tolerance; `null` disables Björck (spectral normalization only). Default 1e-3. */
+  epsBjorck?: number | null;
+  /** Björck step size in (0, 0.5] (default 0.5). */
+  betaBjorck?: number;
+  /** Maximum number of power iterations (default 10). */
+  maxIterSpectral?: number;
+  /** Maximum number of Björck iterations (default 15). */
+  maxIterBjorck?: number;
+  /**
+   * Warm start of Björck: the `bjorckState` returned by the previous call on the same kernel
+   * (square, min(rows, cols) of the reshaped kernel). `null`/absent: cold start.
+   */
+  bjorckState?: tf.Tensor2D | null;
+}
+
+/** Result of {@link reshapedKernelOrthogonalization}. */
+export interface ReshapedKernelOrthogonalizationResult {
+  /** Normalized kernel times `kCoefLip`, in the kernel's shape (differentiable). */
+  wBar: tf.Tensor;
+  /** Right singular vector `[1, lastDim]` for the next call (detached). */
+  u: tf.Tensor2D;
+  /** Largest singular value of the reshaped kernel (differentiable). */
+  sigma: tf.Scalar;
+  /** Björck warm start for the next call (detached), `null` when Björck is disabled. */
+  bjorckState: tf.Tensor2D | null;
+  /** Björck iterations performed (0 when disabled). */
+  bjorckIterations: number;
+}
+
+/**
+ * RKO of `kernel` with power-iteration vector `u` (`[1, lastDim]`, or `null` for a random start):
+ * `wBar = reshape(kCoefLip * bjorck(W / (sigma + epsSpectral)), kernel.shape)` with
+ * `W = reshape(kernel, [-1, lastDim])`.
+ */
+export function reshapedKernelOrthogonalization(
+  kernel: tf.Tensor,
+  u: tf.Tensor | null,
+  kCoefLip: number,
+  options: ReshapedKernelOrthogonalizationOptions = {},
+): ReshapedKernelOrthogonalizationResult {
+  const lastDim = kernel.shape[kernel.rank - 1]!;
+  const epsBjorck = options.epsBjorck === undefined ? DEFAULT_EPS_BJORCK : options.epsBjorck;
+  const w2d = tf.reshape(kernel, [-1, lastDim]) as tf.Tensor2D;
+  const spectral = spectralNormalization(w2d, u, options);
+  let normalized = spectral.wBar;
+  let bjorckState: tf.Tensor2D | null = null;
+  let bjorckIterations = 0;
+  if (epsBjorck !== null) {
+    const res = bjorckOrthogonalize(spectral.wBar, options.bjorckState ?? null, {
+      epsBjorck,
+      betaBjorck: options.betaBjorck ?? DEFAULT_BETA_BJORCK,
+      maxIterBjorck: options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK,
+    });
+    spectral.wBar.dispose();
+    normalized = res.wBar;
+    bjorckState = res.p;
+    bjorckIterations = res.iterations;
+  }
+  const wBar = tf.tidy(() => tf.reshape(tf.mul(normalized, kCoefLip), kernel.shape));
+  normalized.dispose();
+  if (w2d !== kernel) w2d.dispose();
+  return { wBar, u: spectral.u, sigma: spectral.sigma, bjorckState, bjorckIterations };
+}
