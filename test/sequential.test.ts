@@ -51,7 +51,12 @@ describe('kCoefLip distribution', () => {
       expect(wBar).toBeDefined();
       for (const s of singularValues(wBar!.read().arraySync() as number[][])) expect(Math.abs(s - 2)).toBeLessThan(2e-3);
     }
-    expect(lipschitzBound(model)).toBeCloseTo(8, 10);
+    // Certified from the W-bars: covers the product of their float64 spectral norms, near 8.
+    const product = model.layers
+      .map((l) => singularValues(l.weights.find((w) => w.originalName.endsWith('w_bar'))!.read().arraySync() as number[][])[0]!)
+      .reduce((p, s) => p * s, 1);
+    expect(lipschitzBound(model)).toBeGreaterThanOrEqual(product);
+    expect(Math.abs(lipschitzBound(model) - 8)).toBeLessThan(8 * 6e-3);
     model.dispose();
   });
 
