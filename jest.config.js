@@ -8,5 +8,6 @@ module.exports = {
   },
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
   testTimeout: 300000,
+  maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/summary_reporter.js'],
 };

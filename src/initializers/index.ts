@@ -80,11 +80,18 @@ export function toRegularizer(name: string, value: unknown): TflRegularizer | nu
   return configError(name, 'a regularizer, its identifier or its {className, config}', value);
 }
 
+/** Björck tolerance of the spectral initializer (it runs once, so it converges fully). */
+const INIT_EPS_BJORCK = 1e-6;
+
 /** Arguments of {@link SpectralInitializer} (DEEL-LIP's, in tfjs casing). */
 export interface SpectralInitializerArgs {
   /** Power-iteration tolerance (default 1e-3). */
   epsSpectral?: number;
-  /** Björck tolerance; `null` disables Björck (only the largest singular value is set). Default 1e-3. */
+  /**
+   * Björck tolerance; `null` disables Björck (only the largest singular value is set). Default
+   * 1e-6, tighter than the layers' 1e-3: initialization runs once, and a square Gaussian draw is
+   * badly conditioned, so 1e-3 can stop with singular values 1e-3 away from `kCoefLip`.
+   */
   epsBjorck?: number | null;
   /** Björck step size in (0, 0.5] (default 0.5). */
   betaBjorck?: number;
@@ -92,7 +99,7 @@ export interface SpectralInitializerArgs {
   kCoefLip?: number;
   /** Maximum power iterations (default 50: initialization runs once, so it converges fully). */
   maxIterSpectral?: number;
-  /** Maximum Björck iterations (default 50). */
+  /** Maximum Björck iterations (default 100). */
   maxIterBjorck?: number;
   /** Base initializer drawn before orthogonalization (default random normal, mean 0, stddev 1). */
   baseInitializer?: unknown;
@@ -118,10 +125,10 @@ export class SpectralInitializer extends InitializerBase {
     const resolved = resolveNormalizationArgs({
       kCoefLip: args.kCoefLip ?? DEFAULT_K_COEF_LIP,
       epsSpectral: args.epsSpectral ?? DEFAULT_EPS_SPECTRAL,
-      epsBjorck: args.epsBjorck === undefined ? DEFAULT_EPS_BJORCK : args.epsBjorck,
+      epsBjorck: args.epsBjorck === undefined ? INIT_EPS_BJORCK : args.epsBjorck,
       betaBjorck: args.betaBjorck ?? DEFAULT_BETA_BJORCK,
       maxIterSpectral: args.maxIterSpectral ?? 50,
-      maxIterBjorck: args.maxIterBjorck ?? 50,
+      maxIterBjorck: args.maxIterBjorck ?? 100,
     });
     this.epsSpectral = resolved.epsSpectral;
     this.epsBjorck = resolved.epsBjorck;
