@@ -17,4 +17,7 @@ beforeAll(async () => {
   }
   await tf.setBackend(wanted);
   await tf.ready();
+  // The cpu backend's one-time "install tfjs-node" advice would repeat in every test file.
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu != null) cpu.firstUse = false;
 });
