@@ -17,6 +17,22 @@ export function checkPositiveInt(name: string, value: unknown): number {
   return value;
 }
 
+/** One positive integer (used twice) or a pair of positive integers (poolSize, strides, ...). */
+export function checkPositiveIntPair(name: string, value: unknown): [number, number] {
+  if (typeof value === 'number') {
+    checkPositiveInt(name, value);
+    return [value, value];
+  }
+  if (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1)
+  ) {
+    return [value[0] as number, value[1] as number];
+  }
+  return configError(name, 'a positive integer or a pair of positive integers', value);
+}
+
 /** A number in the half-open interval (low, high]. */
 export function checkInLeftOpenRange(name: string, value: unknown, low: number, high: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= low || value > high) {

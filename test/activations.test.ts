@@ -10,6 +10,7 @@ import * as lip from '../src/activations';
 import { LipschitzConfigError } from '../src/errors';
 import { isCondensable, isLipschitzLayer, LipschitzLayer } from '../src/layers/base';
 import { finiteDifferenceGradient } from './helpers/oracles';
+import { mulberry32 } from './helpers/random';
 import {
   groupSortRef,
   householderRef,
@@ -23,17 +24,7 @@ import {
 
 type Act = tfl.layers.Layer & LipschitzLayer;
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 

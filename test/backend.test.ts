@@ -69,6 +69,27 @@ async function gradOn(backend: string, inputs: Data[], f: (...xs: tf.Tensor[]) =
   });
 }
 
+/**
+ * Runs `kernelName` on wasm and checks its output shape and values against the float64 `oracle`,
+ * and its values against cpu when `withCpu` (the cpu kernels ignore dilations).
+ */
+async function expectWasmKernel(
+  kernelName: string,
+  inputs: Record<string, Data>,
+  attrs: object,
+  shape: number[],
+  oracle: ArrayLike<number>,
+  withCpu: boolean,
+): Promise<void> {
+  const got = await runOn('wasm', kernelName, inputs, attrs);
+  expect(got.shape).toEqual(shape);
+  expect(relativeError(got.values, oracle)).toBeLessThan(TOL);
+  if (withCpu) {
+    const ref = await runOn('cpu', kernelName, inputs, attrs);
+    expect(relativeError(got.values, ref.values)).toBeLessThan(TOL);
+  }
+}
+
 function tfPad(pad: OraclePad): 'same' | 'valid' | tf.backend_util.ExplicitPadding {
   if (!Array.isArray(pad)) return pad;
   return [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]];
@@ -126,15 +147,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const x = data(c.xShape, 1);
     const dy = data(dyShape, 2);
     const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), dataFormat: 'NHWC', filterShape, dilations: [c.d, c.d] };
-    const got = await runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, attrs);
-    expect(got.shape).toEqual(filterShape);
     const oracle = conv2dFilterGradOracle(x.values, dy.values, loop, c.outC);
-    expect(relativeError(got.values, oracle)).toBeLessThan(TOL);
-    if (c.d === 1) {
-      // The cpu kernel ignores dilations: compare only where it applies.
-      const ref = await runOn('cpu', 'Conv2DBackpropFilter', { x, dy }, attrs);
-      expect(relativeError(got.values, ref.values)).toBeLessThan(TOL);
-    }
+    // The cpu kernel ignores dilations: compare only where it applies.
+    await expectWasmKernel('Conv2DBackpropFilter', { x, dy }, attrs, filterShape, oracle, c.d === 1);
   });
 
   it.each(CONV_CASES)('Conv2DBackpropInput (replaced) runKernel matches the float64 oracle and cpu: $name', async (c) => {
@@ -142,13 +157,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const w = data(filterShape, 8);
     const dy = data(dyShape, 9);
     const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), dataFormat: 'NHWC', inputShape: c.xShape, dilations: [c.d, c.d] };
-    const got = await runOn('wasm', 'Conv2DBackpropInput', { dy, filter: w }, attrs);
-    expect(got.shape).toEqual(c.xShape);
-    expect(relativeError(got.values, conv2dInputGradOracle(dy.values, w.values, loop, c.outC))).toBeLessThan(TOL);
-    if (c.d === 1) {
-      const ref = await runOn('cpu', 'Conv2DBackpropInput', { dy, filter: w }, attrs);
-      expect(relativeError(got.values, ref.values)).toBeLessThan(TOL);
-    }
+    const oracle = conv2dInputGradOracle(dy.values, w.values, loop, c.outC);
+    await expectWasmKernel('Conv2DBackpropInput', { dy, filter: w }, attrs, c.xShape, oracle, c.d === 1);
   });
 
   it('numeric padding with dimRoundingMode matches explicit symmetric padding (filter and input grads)', async () => {
@@ -239,13 +249,8 @@ describe('depthwise conv gradients on wasm', () => {
     const x = data(c.xShape, 11);
     const dy = data(dyShape, 12);
     const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), filterShape, dilations: [c.d, c.d] };
-    const got = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs);
-    expect(got.shape).toEqual(filterShape);
-    expect(relativeError(got.values, depthwiseFilterGradOracle(x.values, dy.values, loop, c.outC))).toBeLessThan(TOL);
-    if (c.d === 1) {
-      const ref = await runOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs);
-      expect(relativeError(got.values, ref.values)).toBeLessThan(TOL);
-    }
+    const oracle = depthwiseFilterGradOracle(x.values, dy.values, loop, c.outC);
+    await expectWasmKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs, filterShape, oracle, c.d === 1);
   });
 
   it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropInput matches the oracle and cpu: $name', async (c) => {
@@ -253,13 +258,8 @@ describe('depthwise conv gradients on wasm', () => {
     const w = data(filterShape, 13);
     const dy = data(dyShape, 14);
     const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), inputShape: c.xShape, dilations: [c.d, c.d] };
-    const got = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, attrs);
-    expect(got.shape).toEqual(c.xShape);
-    expect(relativeError(got.values, depthwiseInputGradOracle(dy.values, w.values, loop, c.outC))).toBeLessThan(TOL);
-    if (c.d === 1) {
-      const ref = await runOn('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, attrs);
-      expect(relativeError(got.values, ref.values)).toBeLessThan(TOL);
-    }
+    const oracle = depthwiseInputGradOracle(dy.values, w.values, loop, c.outC);
+    await expectWasmKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, attrs, c.xShape, oracle, c.d === 1);
   });
 
   it.each(DEPTHWISE_CASES.filter((c) => c.d === 1 && !Array.isArray(c.pad)))('tf.grad of depthwiseConv2d matches cpu: $name', async (c) => {

@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { LipschitzConfigError } from '../src/errors';
 import * as losses from '../src/losses';
 import { finiteDifferenceGradient } from './helpers/oracles';
+import { mulberry32 } from './helpers/random';
 import {
   categoricalHingeRef,
   hingeRef,
@@ -25,17 +26,7 @@ import {
   tauSparseRef,
 } from './helpers/losses_reference';
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function gaussianMatrix(r: () => number, rows: number, cols: number, scale = 1): Matrix {
   return Array.from({ length: rows }, () =>

@@ -21,6 +21,7 @@ import { finiteDifferenceGradient, impulseResponseMatrix, singularValues } from 
 import {
   BUILT_IN_LAYER_CLASSES,
   applyLayer,
+  expectConfigError,
   exportPair,
   flat,
   jacobianNorm,
@@ -79,16 +80,7 @@ describe('validation', () => {
     ],
   ];
   it.each(cases)('%s', (_label, make, argument, value) => {
-    let caught: unknown;
-    try {
-      make();
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(LipschitzConfigError);
-    const message = (caught as Error).message;
-    expect(message.startsWith(`${argument} expected`)).toBe(true);
-    expect(message).toContain(`but got ${value}`);
+    expectConfigError(make, argument, value);
   });
 
   it('kCoefLip set later is validated too', () => {

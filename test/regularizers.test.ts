@@ -8,15 +8,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
 import { LipschitzConfigError } from '../src/errors';
 import { finiteDifferenceGradient } from './helpers/oracles';
+import { givensOrthogonal, lcg } from './helpers/random';
 
-/** Deterministic pseudo-random values in [-1, 1]. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (1664525 * s + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
 const randomArray = (n: number, seed: number, scale = 0.5) => {
   const r = lcg(seed);
   return Array.from({ length: n }, () => r() * scale);
@@ -68,23 +61,7 @@ function lorthRef(k: number[], r: number, c: number, m: number, stride: number, 
 }
 
 /** An orthogonal n x n matrix in float64: product of Givens rotations. */
-function orthogonal(n: number, seed: number): number[][] {
-  const q: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
-  const r = lcg(seed);
-  for (let t = 0; t < 3 * n; t++) {
-    const i = Math.floor(((r() + 1) / 2) * n) % n;
-    const j = (i + 1 + (Math.floor(((r() + 1) / 2) * (n - 1)) % (n - 1))) % n;
-    const th = r() * Math.PI;
-    const [co, si] = [Math.cos(th), Math.sin(th)];
-    for (let row = 0; row < n; row++) {
-      const a = q[row]![i]!;
-      const b = q[row]![j]!;
-      q[row]![i] = co * a - si * b;
-      q[row]![j] = si * a + co * b;
-    }
-  }
-  return q;
-}
+const orthogonal = (n: number, seed: number): number[][] => givensOrthogonal(n, seed, 3);
 
 function applyValue(reg: { apply(x: tf.Tensor): tf.Scalar }, values: number[], shape: number[]): number {
   return tf.tidy(() => reg.apply(tf.tensor(values, shape)).dataSync()[0]!);

@@ -5,13 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../src/errors';
 import { isCondensable, isLipschitzLayer } from '../src/layers/base';
 import { invertibleDownSampling, invertibleUpSampling } from '../src/layers/resampling';
 import { impulseResponseMatrix, singularValues } from './helpers/oracles';
 import {
   BUILT_IN_LAYER_CLASSES,
   applyLayer,
+  expectConfigError,
   exportPair,
   flat,
   lipschitzRatioAscent,
@@ -68,16 +68,7 @@ describe('validation', () => {
     ],
   ];
   it.each(cases)('%s', (_label, make, argument, value) => {
-    let caught: unknown;
-    try {
-      make();
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(LipschitzConfigError);
-    const message = (caught as Error).message;
-    expect(message.startsWith(`${argument} expected`)).toBe(true);
-    expect(message).toContain(`but got ${value}`);
+    expectConfigError(make, argument, value);
   });
 
   it('contracts and defaults', () => {

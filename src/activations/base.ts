@@ -1,18 +1,18 @@
 /**
- * Shared state of the Lipschitz activation layers: the `LipschitzLayer` contract (`kCoefLip`,
- * corrective coefficient 1, bound `kCoefLip`), the `Condensable` contract (nothing to condense,
- * `vanillaExport` refused unless a subclass builds an exact built-in equivalent) and the small
- * helpers every activation needs (single input, static channel count, output scaling).
+ * Shared state of the Lipschitz activation layers: the `LipschitzLayer` and `Condensable`
+ * contracts of `ScaledLipschitzLayer` (`kCoefLip`, corrective coefficient 1, bound `kCoefLip`,
+ * nothing to condense, output scaling), `vanillaExport` refused unless a subclass builds an exact
+ * built-in equivalent, and the small helpers every activation needs (single input, static channel
+ * count, static feature shape).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkPositiveFinite } from '../validation';
-import type { Condensable, LipschitzLayer } from '../layers/base';
+import { ScaledLipschitzLayer } from '../layers/scaled_layer';
+import type { BaseLayerArgs } from '../layers/scaled_layer';
 
-/** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
-export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
+export type { BaseLayerArgs };
 export type Kwargs = Record<string, unknown>;
 
 /** Options shared by every Lipschitz activation. */
@@ -39,56 +39,19 @@ export function singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
 }
 
 /** Base class of the activations: `LipschitzLayer` and `Condensable` with nothing to condense. */
-export abstract class LipschitzActivation extends tfl.layers.Layer implements LipschitzLayer, Condensable {
-  readonly isLipschitzLayer = true as const;
-  readonly isCondensable = true as const;
-  private kCoef: number;
-
+export abstract class LipschitzActivation extends ScaledLipschitzLayer {
   constructor(args: LipschitzActivationArgs) {
     super(args);
-    this.kCoef = checkPositiveFinite('kCoefLip', args.kCoefLip ?? DEFAULT_K_COEF_LIP);
+    this.kCoefLip = args.kCoefLip ?? DEFAULT_K_COEF_LIP;
   }
-
-  /** Lipschitz constant of the layer; `lip.sequential` may set it before build. */
-  get kCoefLip(): number {
-    return this.kCoef;
-  }
-
-  set kCoefLip(value: number) {
-    this.kCoef = checkPositiveFinite('kCoefLip', value);
-  }
-
-  /** 1: the activations reach their constant without any correction. */
-  correctiveCoefficient(): number {
-    return 1;
-  }
-
-  /** `kCoefLip`: the unscaled activations are 1-Lipschitz (L2 to L2). */
-  lipschitzBound(): number {
-    return this.kCoef;
-  }
-
-  /** Nothing to write back (no normalized weights). */
-  condense(): void {}
 
   /** Refuses by default: subclasses with an exact built-in equivalent override this. */
-  vanillaExport(_input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  override vanillaExport(_input: tfl.SymbolicTensor): tfl.SymbolicTensor {
     return this.refuseExport('no tfjs built-in layer computes it exactly');
   }
 
   protected refuseExport(why: string): never {
     throw new LipschitzConfigError(`${this.getClassName()} '${this.name}' has no vanilla export: ${why}.`);
-  }
-
-  /** Multiplies by `kCoefLip` (skipped when it is 1). */
-  protected scaled(y: tf.Tensor): tf.Tensor {
-    return this.kCoef === 1 ? y : tf.mul(y, tf.scalar(this.kCoef));
-  }
-
-  /** Built-in counterpart of `scaled`: a `rescaling` layer, only when `kCoefLip` is not 1. */
-  protected exportScaled(y: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
-    if (this.kCoef === 1) return y;
-    return tfl.layers.rescaling({ name, scale: this.kCoef }).apply(y) as tfl.SymbolicTensor;
   }
 
   /** Static size of the last axis, or a `LipschitzConfigError` naming the shape. */
@@ -110,8 +73,30 @@ export abstract class LipschitzActivation extends tfl.layers.Layer implements Li
     }
     return dims as number[];
   }
+}
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { kCoefLip: this.kCoef, ...super.getConfig() };
+/**
+ * An activation acting on groups of contiguous channels of the last axis (`GroupSort`, `MaxOut`):
+ * the group size is checked against the channel count at build and at each call, and the output
+ * of the unscaled group operation is multiplied by `kCoefLip`.
+ */
+export abstract class ChannelGroupActivation extends LipschitzActivation {
+  /** Group size used on `channels` channels; throws a `LipschitzConfigError` when it does not fit. */
+  protected abstract groupSizeFor(channels: number): number;
+
+  /** The unscaled operation on groups of `groupSize` contiguous channels (last axis). */
+  protected abstract applyToGroups(x: tf.Tensor, groupSize: number): tf.Tensor;
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.groupSizeFor(this.channelsOf(singleShape(inputShape)));
+    super.build(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs);
+      const g = this.groupSizeFor(x.shape[x.rank - 1] as number);
+      return this.scaled(this.applyToGroups(x, g));
+    });
   }
 }

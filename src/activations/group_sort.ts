@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
 import { checkOneOf, checkPositiveInt } from '../validation';
-import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
+import { ChannelGroupActivation, LipschitzActivationArgs, singleShape } from './base';
 import { sortGroups } from './sort_ops';
 
 /** Channels-last only, as in DEEL-LIP (which raises for channels_first). */
@@ -51,7 +51,7 @@ function resolveGroupSize(args: GroupSortArgs): number | null {
  * times `kCoefLip`. Groups of 2 use `minimum`/`maximum`; larger groups use `topk` with an exact
  * permutation gradient (only ops the wasm backend implements).
  */
-export class GroupSort extends LipschitzActivation {
+export class GroupSort extends ChannelGroupActivation {
   static className = 'GroupSort';
   /** Requested group size; `null` means the whole channel axis. */
   readonly groupSize: number | null;
@@ -64,7 +64,7 @@ export class GroupSort extends LipschitzActivation {
   }
 
   /** Group size used on `channels` channels; throws when it does not divide them. */
-  protected groupSizeFor(channels: number): number {
+  protected override groupSizeFor(channels: number): number {
     const g = this.groupSize ?? channels;
     if (channels % g !== 0) {
       throw new LipschitzConfigError(
@@ -74,21 +74,12 @@ export class GroupSort extends LipschitzActivation {
     return g;
   }
 
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.groupSizeFor(this.channelsOf(singleShape(inputShape)));
-    super.build(inputShape);
-  }
-
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return singleShape(inputShape);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = single(inputs);
-      const g = this.groupSizeFor(x.shape[x.rank - 1] as number);
-      return this.scaled(sortGroups(x, g));
-    });
+  protected override applyToGroups(x: tf.Tensor, groupSize: number): tf.Tensor {
+    return sortGroups(x, groupSize);
   }
 
   /**

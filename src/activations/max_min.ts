@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
 import { checkOneOf, checkPositiveInt } from '../validation';
-import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
+import { ChannelGroupActivation, Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 import { maxOverGroups } from './sort_ops';
 
 /** Image layout of `MaxMin`: which axis holds the channels. */
@@ -95,7 +95,7 @@ export interface MaxOutArgs extends LipschitzActivationArgs {
 }
 
 /** `kCoefLip * max` over each of `numUnits` groups of contiguous channels (last axis). */
-export class MaxOut extends LipschitzActivation {
+export class MaxOut extends ChannelGroupActivation {
   static className = 'MaxOut';
   readonly numUnits: number;
 
@@ -105,7 +105,7 @@ export class MaxOut extends LipschitzActivation {
   }
 
   /** Size of each group on `channels` channels; throws when `numUnits` does not divide them. */
-  private groupSizeFor(channels: number): number {
+  protected override groupSizeFor(channels: number): number {
     if (channels % this.numUnits !== 0) {
       throw new LipschitzConfigError(
         `MaxOut '${this.name}': numUnits ${this.numUnits} must divide the number of channels ${channels}.`,
@@ -114,23 +114,14 @@ export class MaxOut extends LipschitzActivation {
     return channels / this.numUnits;
   }
 
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.groupSizeFor(this.channelsOf(singleShape(inputShape)));
-    super.build(inputShape);
-  }
-
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shape = [...singleShape(inputShape)];
     shape[shape.length - 1] = this.numUnits;
     return shape;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = single(inputs);
-      const g = this.groupSizeFor(x.shape[x.rank - 1] as number);
-      return this.scaled(maxOverGroups(x, g));
-    });
+  protected override applyToGroups(x: tf.Tensor, groupSize: number): tf.Tensor {
+    return maxOverGroups(x, groupSize);
   }
 
   /**

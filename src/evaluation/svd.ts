@@ -13,8 +13,25 @@ export interface SingularValueRange {
   max: number | null;
 }
 
+/** J J^T of a matrix given as m rows of n values. */
+function rowGram(rows: ArrayLike<number>[], nCols: number): Float64Array[] {
+  const m = rows.length;
+  const g = Array.from({ length: m }, () => new Float64Array(m));
+  for (let i = 0; i < m; i++) {
+    const a = rows[i] as ArrayLike<number>;
+    for (let j = i; j < m; j++) {
+      const b = rows[j] as ArrayLike<number>;
+      let s = 0;
+      for (let k = 0; k < nCols; k++) s += (a[k] as number) * (b[k] as number);
+      (g[i] as Float64Array)[j] = s;
+      (g[j] as Float64Array)[i] = s;
+    }
+  }
+  return g;
+}
+
 /** Product A^T A (cols <= rows) or A A^T (rows < cols) of a row-major float64 matrix. */
-function smallerGram(rows: ArrayLike<number>[], nCols: number): number[][] {
+function smallerGram(rows: ArrayLike<number>[], nCols: number): ArrayLike<number>[] {
   const nRows = rows.length;
   if (nCols <= nRows) {
     const g: number[][] = Array.from({ length: nCols }, () => new Array<number>(nCols).fill(0));
@@ -29,18 +46,7 @@ function smallerGram(rows: ArrayLike<number>[], nCols: number): number[][] {
     for (let i = 0; i < nCols; i++) for (let j = 0; j < i; j++) (g[i] as number[])[j] = (g[j] as number[])[i] as number;
     return g;
   }
-  const g: number[][] = Array.from({ length: nRows }, () => new Array<number>(nRows).fill(0));
-  for (let i = 0; i < nRows; i++) {
-    const a = rows[i] as ArrayLike<number>;
-    for (let j = i; j < nRows; j++) {
-      const b = rows[j] as ArrayLike<number>;
-      let s = 0;
-      for (let k = 0; k < nCols; k++) s += (a[k] as number) * (b[k] as number);
-      (g[i] as number[])[j] = s;
-      (g[j] as number[])[i] = s;
-    }
-  }
-  return g;
+  return rowGram(rows, nCols);
 }
 
 /**
@@ -126,7 +132,7 @@ export function topLeftSingularPair(
   iterations = 200,
 ): { sigma: number; vector: Float64Array } {
   const m = rows.length;
-  const gram = smallerGramRows(rows, nCols);
+  const gram = rowGram(rows, nCols);
   let v = new Float64Array(m).fill(1 / Math.sqrt(Math.max(1, m)));
   let lambda = 0;
   for (let it = 0; it < iterations; it++) {
@@ -158,21 +164,4 @@ export function topLeftSingularPair(
     lambda = rq;
   }
   return { sigma: Math.sqrt(Math.max(0, lambda)), vector: v };
-}
-
-/** J J^T of a matrix given as m rows of n values. */
-function smallerGramRows(rows: ArrayLike<number>[], nCols: number): Float64Array[] {
-  const m = rows.length;
-  const g = Array.from({ length: m }, () => new Float64Array(m));
-  for (let i = 0; i < m; i++) {
-    const a = rows[i] as ArrayLike<number>;
-    for (let j = i; j < m; j++) {
-      const b = rows[j] as ArrayLike<number>;
-      let s = 0;
-      for (let k = 0; k < nCols; k++) s += (a[k] as number) * (b[k] as number);
-      (g[i] as Float64Array)[j] = s;
-      (g[j] as Float64Array)[i] = s;
-    }
-  }
-  return g;
 }

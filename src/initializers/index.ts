@@ -57,27 +57,29 @@ function isSerializedObject(value: unknown): value is SerializedObject {
  */
 export function toInitializer(name: string, value: unknown, fallback: () => TflInitializer): TflInitializer {
   if (value == null) return fallback();
-  if (typeof value === 'object' && typeof (value as { apply?: unknown }).apply === 'function') return value as TflInitializer;
-  if (typeof value === 'string') {
-    const factory = (tfl.initializers as unknown as Record<string, unknown>)[value];
-    if (typeof factory === 'function') return (factory as (args: object) => TflInitializer)({});
-    return deserializeObject<TflInitializer>(name, { className: value, config: {} });
-  }
-  if (isSerializedObject(value)) return deserializeObject<TflInitializer>(name, value);
-  return configError(name, 'an initializer, its identifier or its {className, config}', value);
+  return fromIdentifier<TflInitializer>(name, value, tfl.initializers, 'an initializer');
 }
 
 /** A Regularizer (or null) from an instance, `'l1'`/`'l2'`/`'l1l2'`, or `{className, config}`. */
 export function toRegularizer(name: string, value: unknown): TflRegularizer | null {
   if (value == null) return null;
-  if (typeof value === 'object' && typeof (value as { apply?: unknown }).apply === 'function') return value as TflRegularizer;
+  return fromIdentifier<TflRegularizer>(name, value, tfl.regularizers, 'a regularizer');
+}
+
+/**
+ * A tfjs object from a non-null `value`: an instance (it has `apply`), the name of a factory in
+ * `factories` (called with `{}`), a registered class name, or `{className, config}`; anything
+ * else throws naming `name` and `what` (e.g. 'an initializer').
+ */
+function fromIdentifier<T>(name: string, value: unknown, factories: object, what: string): T {
+  if (typeof value === 'object' && typeof (value as { apply?: unknown }).apply === 'function') return value as T;
   if (typeof value === 'string') {
-    const factory = (tfl.regularizers as unknown as Record<string, unknown>)[value];
-    if (typeof factory === 'function') return (factory as (args: object) => TflRegularizer)({});
-    return deserializeObject<TflRegularizer>(name, { className: value, config: {} });
+    const factory = (factories as Record<string, unknown>)[value];
+    if (typeof factory === 'function') return (factory as (args: object) => T)({});
+    return deserializeObject<T>(name, { className: value, config: {} });
   }
-  if (isSerializedObject(value)) return deserializeObject<TflRegularizer>(name, value);
-  return configError(name, 'a regularizer, its identifier or its {className, config}', value);
+  if (isSerializedObject(value)) return deserializeObject<T>(name, value);
+  return configError(name, `${what}, its identifier or its {className, config}`, value);
 }
 
 /** Björck tolerance of the spectral initializer (it runs once, so it converges fully). */

@@ -14,10 +14,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveFinite, checkPositiveInt } from '../validation';
-import type { Condensable, LipschitzLayer } from './base';
+import { checkOneOf, checkPositiveIntPair } from '../validation';
+import { ScaledLipschitzLayer } from './scaled_layer';
+import type { BaseLayerArgs } from './scaled_layer';
 
-type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 type Kwargs = Record<string, unknown>;
 
 /** Image layout: `channelsLast` is (batch, height, width, channels). */
@@ -31,21 +31,6 @@ export interface InvertibleResamplingArgs extends BaseLayerArgs {
   dataFormat?: ResamplingDataFormat;
   /** Output scale = Lipschitz constant (default 1: an exact permutation). */
   kCoefLip?: number;
-}
-
-function resolvePoolSize(value: unknown): [number, number] {
-  if (typeof value === 'number') {
-    checkPositiveInt('poolSize', value);
-    return [value, value];
-  }
-  if (
-    Array.isArray(value) &&
-    value.length === 2 &&
-    value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1)
-  ) {
-    return [value[0] as number, value[1] as number];
-  }
-  return configError('poolSize', 'a positive integer or a pair of positive integers', value);
 }
 
 function singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
@@ -83,47 +68,23 @@ function depthToSpace(x: tf.Tensor, poolSize: [number, number]): tf.Tensor {
 }
 
 /** Common state of the two resampling layers. */
-abstract class InvertibleResamplingBase extends tfl.layers.Layer implements LipschitzLayer, Condensable {
-  readonly isLipschitzLayer = true as const;
-  readonly isCondensable = true as const;
+abstract class InvertibleResamplingBase extends ScaledLipschitzLayer {
   readonly poolSize: [number, number];
   readonly dataFormat: ResamplingDataFormat;
-  private kCoef: number;
 
   constructor(args: InvertibleResamplingArgs) {
     if (args === undefined || args === null || (args as { poolSize?: unknown }).poolSize === undefined) {
       configError('poolSize', 'a positive integer or a pair of positive integers', undefined);
     }
     super(args);
-    this.poolSize = resolvePoolSize(args.poolSize);
+    this.poolSize = checkPositiveIntPair('poolSize', args.poolSize);
     this.dataFormat = checkOneOf('dataFormat', args.dataFormat ?? 'channelsLast', [
       'channelsLast',
       'channelsFirst',
     ] as const);
-    this.kCoef = checkPositiveFinite('kCoefLip', args.kCoefLip ?? DEFAULT_K_COEF_LIP);
+    this.kCoefLip = args.kCoefLip ?? DEFAULT_K_COEF_LIP;
     this.inputSpec = [{ ndim: 4 }];
   }
-
-  /** Lipschitz constant (the output scale); `lip.sequential` may set it before build. */
-  get kCoefLip(): number {
-    return this.kCoef;
-  }
-
-  set kCoefLip(value: number) {
-    this.kCoef = checkPositiveFinite('kCoefLip', value);
-  }
-
-  /** 1: a permutation of entries is an isometry. */
-  correctiveCoefficient(): number {
-    return 1;
-  }
-
-  lipschitzBound(): number {
-    return this.kCoef;
-  }
-
-  /** No weights: nothing to condense. */
-  condense(): void {}
 
   /** The NHWC core (space-to-depth or depth-to-space). */
   protected abstract resample(x: tf.Tensor): tf.Tensor;
@@ -142,12 +103,12 @@ abstract class InvertibleResamplingBase extends tfl.layers.Layer implements Lips
       const nhwc = this.dataFormat === 'channelsLast' ? x : tf.transpose(x, TO_NHWC);
       let y = this.resample(nhwc);
       if (this.dataFormat === 'channelsFirst') y = tf.transpose(y, TO_NCHW);
-      return this.kCoef === 1 ? y : tf.mul(y, tf.scalar(this.kCoef));
+      return this.scaled(y);
     });
   }
 
   /** Reshape/permute chain (plus `rescaling` when kCoefLip != 1): an exact built-in copy. */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  override vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
     const shape = input.shape;
     const [h, w, c] =
       this.dataFormat === 'channelsLast' ? [shape[1], shape[2], shape[3]] : [shape[2], shape[3], shape[1]];
@@ -166,14 +127,11 @@ abstract class InvertibleResamplingBase extends tfl.layers.Layer implements Lips
     if (this.dataFormat === 'channelsFirst') {
       y = tfl.layers.permute({ name: nextName(), dims: [3, 1, 2] }).apply(y) as tfl.SymbolicTensor;
     }
-    if (this.kCoef !== 1) {
-      y = tfl.layers.rescaling({ name: `${this.name}_rescale`, scale: this.kCoef }).apply(y) as tfl.SymbolicTensor;
-    }
-    return y;
+    return this.exportScaled(y, `${this.name}_rescale`);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { poolSize: [...this.poolSize], dataFormat: this.dataFormat, kCoefLip: this.kCoef, ...super.getConfig() };
+    return { poolSize: [...this.poolSize], dataFormat: this.dataFormat, ...super.getConfig() };
   }
 }
 

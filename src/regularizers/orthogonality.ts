@@ -40,15 +40,8 @@ const RegularizerBase: RegularizerCtor = (() => {
   return tf.serialization.Serializable as unknown as RegularizerCtor;
 })();
 
-/** Options of `orthDense`. */
-export interface OrthDenseRegularizerArgs {
-  /** Weight of the regularization (> 0). Default 1. */
-  lambdaOrth?: number;
-}
-
-/** || W W^T - I ||_F^2 (or with W^T W) of a 2-D dense kernel, times `lambdaOrth`. */
-export class OrthDenseRegularizer extends RegularizerBase {
-  static className = 'OrthDenseRegularizer';
+/** Base of the regularizers here: their constructor accepts exactly their `getConfig()` output. */
+abstract class ConfigRegularizer extends RegularizerBase {
   /** Builds the regularizer from `getConfig()` output. */
   static fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
@@ -56,7 +49,17 @@ export class OrthDenseRegularizer extends RegularizerBase {
   ): T {
     return new cls(config);
   }
+}
 
+/** Options of `orthDense`. */
+export interface OrthDenseRegularizerArgs {
+  /** Weight of the regularization (> 0). Default 1. */
+  lambdaOrth?: number;
+}
+
+/** || W W^T - I ||_F^2 (or with W^T W) of a 2-D dense kernel, times `lambdaOrth`. */
+export class OrthDenseRegularizer extends ConfigRegularizer {
+  static className = 'OrthDenseRegularizer';
   readonly lambdaOrth: number;
 
   constructor(args: OrthDenseRegularizerArgs = {}) {
@@ -114,16 +117,8 @@ function lorthGeometry(shape: readonly number[], stride: number, flagDeconv: boo
 }
 
 /** Lorth orthogonality regularizer of a 2-D convolution kernel [R, R, C, M]. */
-export class LorthRegularizer extends RegularizerBase {
+export class LorthRegularizer extends ConfigRegularizer {
   static className = 'LorthRegularizer';
-  /** Builds the regularizer from `getConfig()` output. */
-  static fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config);
-  }
-
   readonly kernelShape: number[] | null;
   readonly stride: number;
   readonly lambdaLorth: number;

@@ -1,16 +1,10 @@
 /** Float64 helpers for the dense/normalizer tests (plain JS arrays, mathjs products). */
 import * as math from 'mathjs';
+import { mulberry32 } from './random';
 
 /** Deterministic pseudo-random matrix (mulberry32 + Box-Muller), entries ~ N(0, scale^2). */
 export function randomMatrix(rows: number, cols: number, seed: number, scale = 1): number[][] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return Array.from({ length: rows }, () =>
     Array.from({ length: cols }, () => {
       const u1 = Math.max(next(), 1e-12);

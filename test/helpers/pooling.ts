@@ -1,9 +1,11 @@
 /**
  * Test helpers for the pooling/resampling layers: full Jacobians by reverse mode, gradient ascent
- * on the empirical Lipschitz ratio, vanilla-export and serialization round trips.
+ * on the empirical Lipschitz ratio, vanilla-export and serialization round trips, and the
+ * assertion of the validation tables.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { LipschitzConfigError } from '../../src/errors';
 import { singularValues } from './oracles';
 
 /** Row-major flat array of a tensor, as float64 numbers. */
@@ -164,3 +166,20 @@ export const BUILT_IN_LAYER_CLASSES = new Set([
   'Activation',
   'ZeroPadding2D',
 ]);
+
+/**
+ * Asserts that `make` throws a `LipschitzConfigError` whose message starts with
+ * "`argument` expected" and contains "but got `value`".
+ */
+export function expectConfigError(make: () => unknown, argument: string, value: string): void {
+  let caught: unknown;
+  try {
+    make();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(LipschitzConfigError);
+  const message = (caught as Error).message;
+  expect(message.startsWith(`${argument} expected`)).toBe(true);
+  expect(message).toContain(`but got ${value}`);
+}
