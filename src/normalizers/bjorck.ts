@@ -94,6 +94,47 @@ function gramStats(y: tf.Tensor2D): [number, number] {
   return [r!, rowMax!];
 }
 
+/**
+ * For the warm start's Gram matrix `Y`: `[||Y - I||_F, ||Y - I||_inf, c, ||Y/c - I||_F,
+ * ||Y/c - I||_inf]` with `c` the mean of the diagonal of `Y`, in one read-back.
+ */
+function warmStartStats(y: tf.Tensor2D): [number, number, number, number, number] {
+  const values = tf.tidy(() => {
+    const k = y.shape[0];
+    const eye = tf.eye(k);
+    const c = tf.div(tf.sum(tf.mul(y, eye)), k);
+    const d = tf.sub(y, eye);
+    const ds = tf.sub(tf.div(y, c), eye);
+    return tf.stack([tf.norm(d), tf.max(tf.sum(tf.abs(d), 1)), c, tf.norm(ds), tf.max(tf.sum(tf.abs(ds), 1))]);
+  });
+  const out = Array.from(values.dataSync());
+  values.dispose();
+  return out as [number, number, number, number, number];
+}
+
+/** Number of random probe columns of {@link probeResidual}. */
+const PROBES = 4;
+/** The probe alone is trusted when it is below this fraction of the tolerance. */
+const PROBE_MARGIN = 0.1;
+let probeSeed = 1;
+
+/**
+ * Estimate of `||Gram(z) - I||_F` (Gram on the small side) from `PROBES` Gaussian vectors:
+ * `||E V||_F^2 / PROBES` has expectation `||E||_F^2`; two thin products instead of the full Gram.
+ */
+function probeResidual(z: tf.Tensor2D, tall: boolean): number {
+  const value = tf.tidy(() => {
+    const k = tall ? z.shape[1] : z.shape[0];
+    probeSeed = (probeSeed * 16807) % 2147483647;
+    const v = tf.randomNormal([k, PROBES], 0, 1, 'float32', probeSeed) as tf.Tensor2D;
+    const gv = tall ? matMul(z, matMul(z, v), true, false) : matMul(z, matMul(z, v, true, false));
+    return tf.div(tf.norm(tf.sub(gv, v)), Math.sqrt(PROBES));
+  });
+  const r = value.dataSync()[0]!;
+  value.dispose();
+  return r;
+}
+
 interface IterateResult {
   /** The orthonormalized matrix. */
   z: tf.Tensor2D;
@@ -108,6 +149,16 @@ interface IterateResult {
 /**
  * The Björck loop itself (call it off the tape). `w` is tall or wide; `p0` an optional warm start.
  * Internal; exported for the layers' kernel state and for tests.
+ *
+ * The iterations run on the small side only: with `G = w^T w` (tall) or `w w^T` (wide), the Gram
+ * matrix of the iterate `z = w p` is `p^T G p` (tall; `p G p^T` wide), so each iteration costs a
+ * few `k x k` products instead of products with the large side; `z = w p` is formed once at the
+ * end. Because `G` is rounded once, the result is then checked against `z` itself: a 4-column
+ * random probe of `z^T z - I` (two thin products) when it is 10x below the tolerance, else the
+ * real Gram matrix of `z` (one large product); if rounding left it short of the tolerance (an
+ * ill-conditioned `w`), the classical iteration on `z` finishes the job. A warm start is first
+ * rescaled so that the mean diagonal of its Gram matrix is 1 (removing exactly the scalar part of
+ * its error, mostly due to the change of sigma since the last call) when that lowers the error.
  */
 export function bjorckIterate(
   w: tf.Tensor2D,
@@ -123,26 +174,38 @@ export function bjorckIterate(
   const gram = (z: tf.Tensor2D) => (tall ? matMul(z, z, true, false) : matMul(z, z, false, true));
   // Multiplies by a small-side square matrix on the small side.
   const onSmallSide = (a: tf.Tensor2D, s: tf.Tensor2D) => (tall ? matMul(a, s) : matMul(s, a));
+  const g = gram(w);
+  // Gram matrix of w p (tall) or p w (wide), from G alone.
+  const gramOfFactor = (p: tf.Tensor2D) =>
+    tf.tidy(() => (tall ? matMul(p, matMul(g, p), true, false) : matMul(p, matMul(g, p, false, true)))) as tf.Tensor2D;
 
   let p: tf.Tensor2D | null = null;
-  let z: tf.Tensor2D;
   let y: tf.Tensor2D;
   let r: number;
   let rowMax: number;
   const coldStart = () => {
-    z = tf.clone(w);
-    y = gram(w);
+    y = tf.clone(g);
     [r, rowMax] = gramStats(y);
   };
   if (p0 != null && p0.shape[0] === k && p0.shape[1] === k) {
-    z = onSmallSide(w, p0);
-    y = gram(z);
-    [r, rowMax] = gramStats(y);
+    const y0 = gramOfFactor(p0);
+    // The scalar part of the warm start's error (mostly the change of sigma between calls) is
+    // removed exactly by scaling p0 by 1/sqrt(c), c the mean diagonal of Y; kept only when it
+    // lowers the bound on max |s^2 - 1|. One read-back for both candidates.
+    const [r0, rowMax0, c, rScaled, rowMaxScaled] = warmStartStats(y0);
+    const useScaled = Number.isFinite(rScaled) && c > 0 && rowMaxScaled < rowMax0;
+    [r, rowMax] = useScaled ? [rScaled, rowMaxScaled] : [r0, rowMax0];
     if (Number.isFinite(r) && rowMax < WARM_START_LIMIT) {
-      p = tf.clone(p0);
+      if (useScaled) {
+        p = tf.div(p0, Math.sqrt(c)) as tf.Tensor2D;
+        y = tf.div(y0, c) as tf.Tensor2D;
+        y0.dispose();
+      } else {
+        p = tf.clone(p0);
+        y = y0;
+      }
     } else {
-      z.dispose();
-      y.dispose();
+      y0.dispose();
       coldStart();
     }
   } else {
@@ -162,41 +225,72 @@ export function bjorckIterate(
       trusted = false;
     }
   };
-  // Already far below the tolerance: nothing to do.
-  const converged = beta * r! < eps * 1e-2;
+  const eye = tf.tidy(() => tf.mul(tf.eye(k), 1 + beta)) as tf.Tensor2D;
+  // (1 + beta) I - beta Y
+  const stepOf = (yk: tf.Tensor2D) => tf.tidy(() => tf.sub(eye, tf.mul(yk, beta))) as tf.Tensor2D;
+  // Small-side iterations on p.
+  let converged = beta * r! < eps * 1e-2;
   if (!converged && Number.isFinite(r!)) plan();
-  const eye = tf.eye(k) as tf.Tensor2D;
   while (!converged && iterations < maxIter && budget > 0) {
-    const step = tf.tidy(() => tf.sub(tf.mul(eye, 1 + beta), tf.mul(y!, beta))) as tf.Tensor2D;
-    const zNext = onSmallSide(z!, step);
+    const step = stepOf(y!);
     const pNext = p == null ? step : onSmallSide(p, step);
     if (p != null) {
       p.dispose();
       step.dispose();
     }
-    z!.dispose();
     y!.dispose();
-    z = zNext;
     p = pNext;
     iterations += 1;
     budget -= 1;
+    // The last iteration needs no small-side Gram: the check below uses the real one.
     if (iterations >= maxIter || (budget === 0 && trusted)) break;
-    y = gram(z);
+    y = gramOfFactor(p);
     if (budget === 0) {
       [r, rowMax] = gramStats(y);
       if (!Number.isFinite(r)) break;
       plan();
     }
   }
-  eye.dispose();
   if (!y!.isDisposed) y!.dispose();
+  g.dispose();
+  let z = p == null ? tf.clone(w) : onSmallSide(w, p);
+  // Check on the real Gram matrix of z; finish with the classical iteration if needed. A cheap
+  // probe comes first: for E = Gram(z) - I and PROBES Gaussian columns V, ||E V||_F^2 / PROBES
+  // estimates ||E||_F^2; far below the tolerance, the full Gram matrix is not formed.
+  const probed = iterations > 0 || p != null ? probeResidual(z, tall) : NaN;
+  if (Number.isFinite(probed) && beta * probed < eps * PROBE_MARGIN) {
+    r = probed;
+  } else if (iterations > 0 || p != null) {
+    y = gram(z);
+    [r, rowMax] = gramStats(y);
+    converged = beta * r < eps;
+    while (!converged && Number.isFinite(r) && iterations < maxIter) {
+      const step = stepOf(y);
+      const zNext = onSmallSide(z, step);
+      const pNext = p == null ? step : onSmallSide(p, step);
+      if (p != null) {
+        p.dispose();
+        step.dispose();
+      }
+      z.dispose();
+      y.dispose();
+      z = zNext;
+      p = pNext;
+      iterations += 1;
+      y = gram(z);
+      [r, rowMax] = gramStats(y);
+      converged = beta * r < eps;
+    }
+    y.dispose();
+  }
+  eye.dispose();
   const pFinal = p ?? (tf.eye(k) as tf.Tensor2D);
   // Warm start for next time: the symmetric part of P. Restarting from a symmetric factor keeps
   // the result the polar factor of W up to the change of W since the last call (the only
   // symmetric P with P W^T W P = I is (W^T W)^(-1/2)); an unsymmetrized P would let the result
   // drift by a rotation that accumulates over training.
   const state = tf.tidy(() => tf.mul(tf.add(pFinal, tf.transpose(pFinal)), 0.5)) as tf.Tensor2D;
-  return { z: z!, p: pFinal, state, iterations, residual: r! };
+  return { z, p: pFinal, state, iterations, residual: r! };
 }
 
 /** Gradient of the polar factor at the converged point (see the module comment). */

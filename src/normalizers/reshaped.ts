@@ -83,7 +83,8 @@ export function reshapedKernelOrthogonalization(
     bjorckState = res.p;
     bjorckIterations = res.iterations;
   }
-  const wBar = tf.tidy(() => tf.reshape(tf.mul(normalized, kCoefLip), kernel.shape));
+  // (A multiplication by 1 is skipped: it would cost a full pass, and another in the gradient.)
+  const wBar = tf.tidy(() => tf.reshape(kCoefLip === 1 ? normalized : tf.mul(normalized, kCoefLip), kernel.shape));
   normalized.dispose();
   if (w2d !== kernel) w2d.dispose();
   return { wBar, u: spectral.u, sigma: spectral.sigma, bjorckState, bjorckIterations };
