@@ -88,7 +88,8 @@ const SPECS: Spec[] = [
   {
     name: 'groupSort2',
     make: () => lip.groupSort2(),
-    shapes: [[8], [3, 4, 6]],
+    // [130]: above 64 channels sortPairs switches from selection products to strided slices.
+    shapes: [[8], [3, 4, 6], [130]],
     ref: (x, s) => groupSortRef(x, channels(s), 2),
     isometry: { scale: 1, square: true },
     exportable: true,

@@ -6,17 +6,49 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Largest channel count for which `sortPairs` uses selection products (see there). */
+const PAIR_SELECTOR_MAX_CHANNELS = 64;
+
+/**
+ * 0/1 matrix `[n, n/2]` selecting the entries `2i + offset` of a row of `n` (column `i`), or its
+ * transpose `[n/2, n]` (built directly: transposed products are slow on wasm).
+ */
+function pairSelector(n: number, offset: 0 | 1, transposed: boolean): tf.Tensor2D {
+  const half = n / 2;
+  const values = new Float32Array(n * half);
+  for (let i = 0; i < half; i++) values[transposed ? i * n + 2 * i + offset : (2 * i + offset) * half + i] = 1;
+  return tf.tensor2d(values, transposed ? [half, n] : [n, half]);
+}
+
 /**
  * Sorts each pair of adjacent entries `(x[2i], x[2i+1])` of the last axis into `(min, max)`
  * (GroupSort with groups of 2, the "MaxMin" of LNets), with `tf.minimum` / `tf.maximum`.
  * The last axis must have even size.
+ *
+ * The pairs are separated and re-interleaved by products with 0/1 selection matrices rather than
+ * strided slices and a concat: a product with a 0/1 matrix whose columns have a single 1 is exact
+ * in floating point, and it keeps every op contiguous (strided slices, SplitV and Concat cost
+ * about 10x more than the convolutions of a small CNN on wasm). The products cost O(n) per
+ * entry, so above `PAIR_SELECTOR_MAX_CHANNELS` channels the strided slices are cheaper again
+ * (measured on wasm, forward + backward: 16 channels 3.3x faster, 64 channels 1.3x, 128 channels
+ * 1.2x slower).
  */
 export function sortPairs(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const pairs = tf.reshape(x, [-1, 2]);
-    const first = tf.slice(pairs, [0, 0], [-1, 1]);
-    const second = tf.slice(pairs, [0, 1], [-1, 1]);
-    const sorted = tf.concat([tf.minimum(first, second), tf.maximum(first, second)], 1);
+    const n = x.shape[x.shape.length - 1]!;
+    if (n > PAIR_SELECTOR_MAX_CHANNELS) {
+      const pairs = tf.reshape(x, [-1, 2]);
+      const a = tf.slice(pairs, [0, 0], [-1, 1]);
+      const b = tf.slice(pairs, [0, 1], [-1, 1]);
+      return tf.reshape(tf.concat([tf.minimum(a, b), tf.maximum(a, b)], 1), x.shape);
+    }
+    const rows = tf.reshape(x, [-1, n]) as tf.Tensor2D;
+    const first = tf.matMul(rows, pairSelector(n, 0, false));
+    const second = tf.matMul(rows, pairSelector(n, 1, false));
+    const sorted = tf.add(
+      tf.matMul(tf.minimum(first, second), pairSelector(n, 0, true)),
+      tf.matMul(tf.maximum(first, second), pairSelector(n, 1, true)),
+    );
     return tf.reshape(sorted, x.shape);
   });
 }
