@@ -247,10 +247,15 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
    * state, from the trainable kernel. Gradients flow to `kernel`.
    */
   protected abstract normalize(kernel: tf.Tensor4D, state: KernelNormalizerState): KernelNormalizerResult;
-  /** Applies the linear operator to x (channels last). */
-  protected abstract linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D;
+  /** Applies the linear operator to x (channels last): a convolution (the transposed layer overrides). */
+  protected linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, w, this.strides, this.padding);
+  }
+
   /** The built-in layer of the export, with this layer's settings. */
-  protected abstract builtinLayer(): tfl.layers.Layer;
+  protected builtinLayer(): tfl.layers.Layer {
+    return tfl.layers.conv2d({ ...(this.builtinArgs() as object), dilationRate: 1 } as Parameters<typeof tfl.layers.conv2d>[0]);
+  }
 
   correctiveCoefficient(): number {
     return this.factor;
@@ -359,7 +364,12 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
   }
 
   /** Output height and width for an input size. */
-  protected abstract outputSpatial(h: number | null, w: number | null): [number | null, number | null];
+  protected outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
+    return [
+      convOutputSpatial(h, this.kernelSize[0], this.strides[0], this.padding),
+      convOutputSpatial(w, this.kernelSize[1], this.strides[1], this.padding),
+    ];
+  }
 
   override getConfig(): ConfigDict {
     const config: ConfigDict = {
@@ -455,21 +465,6 @@ export class SpectralConv2D extends SpectralConvBase {
   protected normalize(kernel: tf.Tensor4D, state: KernelNormalizerState): KernelNormalizerResult {
     return this.orthogonalize(kernel, state);
   }
-
-  protected linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
-    return tf.conv2d(x, w, this.strides, this.padding);
-  }
-
-  protected outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
-    return [
-      convOutputSpatial(h, this.kernelSize[0], this.strides[0], this.padding),
-      convOutputSpatial(w, this.kernelSize[1], this.strides[1], this.padding),
-    ];
-  }
-
-  protected builtinLayer(): tfl.layers.Layer {
-    return tfl.layers.conv2d({ ...(this.builtinArgs() as object), dilationRate: 1 } as Parameters<typeof tfl.layers.conv2d>[0]);
-  }
 }
 tf.serialization.registerClass(SpectralConv2D);
 
@@ -506,21 +501,6 @@ export class FrobeniusConv2D extends LipschitzConvBase {
 
   protected normalize(kernel: tf.Tensor4D): KernelNormalizerResult {
     return { wBar: tf.mul(kernel, tf.div(this.kCoefLip * this.factor, tf.norm(kernel))) };
-  }
-
-  protected linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
-    return tf.conv2d(x, w, this.strides, this.padding);
-  }
-
-  protected outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
-    return [
-      convOutputSpatial(h, this.kernelSize[0], this.strides[0], this.padding),
-      convOutputSpatial(w, this.kernelSize[1], this.strides[1], this.padding),
-    ];
-  }
-
-  protected builtinLayer(): tfl.layers.Layer {
-    return tfl.layers.conv2d({ ...(this.builtinArgs() as object), dilationRate: 1 } as Parameters<typeof tfl.layers.conv2d>[0]);
   }
 }
 tf.serialization.registerClass(FrobeniusConv2D);
@@ -570,19 +550,19 @@ export class SpectralConv2DTranspose extends SpectralConvBase {
     return { ...res, wBar: tf.transpose(res.wBar, [0, 1, 3, 2]) };
   }
 
-  protected linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+  protected override linear(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
     const [oh, ow] = this.outputSpatial(x.shape[1], x.shape[2]);
     return tf.conv2dTranspose(x, w, [x.shape[0], oh!, ow!, this.filters], this.strides, this.padding);
   }
 
-  protected outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
+  protected override outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
     return [
       deconvLength(h, this.strides[0], this.kernelSize[0], this.padding),
       deconvLength(w, this.strides[1], this.kernelSize[1], this.padding),
     ];
   }
 
-  protected builtinLayer(): tfl.layers.Layer {
+  protected override builtinLayer(): tfl.layers.Layer {
     return tfl.layers.conv2dTranspose(this.builtinArgs() as unknown as Parameters<typeof tfl.layers.conv2dTranspose>[0]);
   }
 

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_EPS_GRAD_SQRT, DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { checkOneOf, checkPositiveFinite, checkPositiveIntPair } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
@@ -66,27 +66,11 @@ export interface ScaledGlobalL2NormPooling2DArgs extends ScaledGlobalPooling2DAr
   epsGradSqrt?: number;
 }
 
-/** Reads a window size: one positive integer or a pair of them. */
-function resolvePair(name: string, value: unknown): [number, number] {
-  if (typeof value === 'number') {
-    checkPositiveInt(name, value);
-    return [value, value];
-  }
-  if (
-    Array.isArray(value) &&
-    value.length === 2 &&
-    value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1)
-  ) {
-    return [value[0] as number, value[1] as number];
-  }
-  return configError(name, 'a positive integer or a pair of positive integers', value);
-}
-
 /** Validates poolSize / strides / padding of the windowed poolings. */
 function resolveWindow(args: ScaledPooling2DArgs): [number, number] {
-  const poolSize = resolvePair('poolSize', args.poolSize ?? [2, 2]);
+  const poolSize = checkPositiveIntPair('poolSize', args.poolSize ?? [2, 2]);
   if (args.strides !== undefined && args.strides !== null) {
-    const strides = resolvePair('strides', args.strides);
+    const strides = checkPositiveIntPair('strides', args.strides);
     if (strides[0] !== poolSize[0] || strides[1] !== poolSize[1]) {
       configError('strides', `null or equal to poolSize ${JSON.stringify(poolSize)} (non-overlapping windows)`, args.strides);
     }
