@@ -103,6 +103,23 @@ export function maxTransposeReach(n: number | null, k: number, s: number, paddin
   return best;
 }
 
+/** Kernel size, strides, padding ('same' or 'valid') and spatial input size of a factor's arguments. */
+function factorArgs(args: ConvLipFactorArgs): {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padding: ConvPadding;
+  h: number | null;
+  w: number | null;
+} {
+  const [kh, kw] = toPair('kernelSize', args.kernelSize);
+  const [sh, sw] = toPair('strides', args.strides ?? 1);
+  const padding = args.padding ?? 'same';
+  if (padding !== 'same' && padding !== 'valid') configError('padding', "one of 'same', 'valid'", padding);
+  return { kh, kw, sh, sw, padding, h: spatialDim(args.inputShape, 0), w: spatialDim(args.inputShape, 1) };
+}
+
 /**
  * Certified corrective factor of a 2-D convolution whose reshaped kernel
  * `W = reshape(kernel, [kh*kw*cin, filters])` has spectral norm at most 1:
@@ -126,12 +143,7 @@ export function maxTransposeReach(n: number | null, k: number, s: number, paddin
  * Anil, Lucas, Grosse, "Sorting out Lipschitz function approximation", ICML 2019 (RKO).
  */
 export function computeConvLipFactor(args: ConvLipFactorArgs): number {
-  const [kh, kw] = toPair('kernelSize', args.kernelSize);
-  const [sh, sw] = toPair('strides', args.strides ?? 1);
-  const padding = args.padding ?? 'same';
-  if (padding !== 'same' && padding !== 'valid') configError('padding', "one of 'same', 'valid'", padding);
-  const h = spatialDim(args.inputShape, 0);
-  const w = spatialDim(args.inputShape, 1);
+  const { kh, kw, sh, sw, padding, h, w } = factorArgs(args);
   if (padding === 'valid' && ((h !== null && h < kh) || (w !== null && w < kw))) {
     configError('inputShape', `spatial sizes >= kernelSize [${kh},${kw}] for 'valid' padding`, args.inputShape);
   }
@@ -154,12 +166,7 @@ export function computeConvLipFactor(args: ConvLipFactorArgs): number {
  * isometry, and DEEL-LIP's factor is 1).
  */
 export function computeConvTransposeLipFactor(args: ConvLipFactorArgs): number {
-  const [kh, kw] = toPair('kernelSize', args.kernelSize);
-  const [sh, sw] = toPair('strides', args.strides ?? 1);
-  const padding = args.padding ?? 'same';
-  if (padding !== 'same' && padding !== 'valid') configError('padding', "one of 'same', 'valid'", padding);
-  const h = spatialDim(args.inputShape, 0);
-  const w = spatialDim(args.inputShape, 1);
+  const { kh, kw, sh, sw, padding, h, w } = factorArgs(args);
   return 1 / Math.sqrt(maxTransposeReach(h, kh, sh, padding) * maxTransposeReach(w, kw, sw, padding));
 }
 
