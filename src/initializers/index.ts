@@ -27,11 +27,14 @@ export type TflRegularizer = ReturnType<typeof tfl.regularizers.l2>;
 const InitializerBase = Object.getPrototypeOf(tfl.initializers.zeros().constructor) as (abstract new () => TflInitializer) &
   Pick<typeof tf.serialization.Serializable, 'fromConfig'>;
 
-/** A serialized tfjs object: `{className, config}`. */
-export interface SerializedObject {
+/**
+ * A serialized tfjs object: `{className, config}` (a type alias, not an interface, so that it is
+ * assignable to tfjs' `ConfigDictValue` in `getConfig()`).
+ */
+export type SerializedObject = {
   className: string;
   config: tf.serialization.ConfigDict;
-}
+};
 
 /** `{className, config}` of a serializable object (null stays null). */
 export function serializeObject(obj: tf.serialization.Serializable | null | undefined): SerializedObject | null {
@@ -165,7 +168,7 @@ export class SpectralInitializer extends InitializerBase {
       kCoefLip: this.kCoefLip,
       maxIterSpectral: this.maxIterSpectral,
       maxIterBjorck: this.maxIterBjorck,
-      baseInitializer: serializeObject(this.baseInitializer) as unknown as tf.serialization.ConfigDictValue,
+      baseInitializer: serializeObject(this.baseInitializer),
     };
   }
 }

@@ -34,6 +34,7 @@ import {
   type ConvPadding,
   toPair,
 } from '../normalizers/conv';
+import { serializeObject } from '../initializers';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
 import { checkActivation, checkBoolean, checkOneOf, checkPositiveInt } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
@@ -138,10 +139,6 @@ function resolveSerializable<T>(kind: 'initializer' | 'regularizer' | 'constrain
     return fromConfig(cls, (dict.config ?? {}) as ConfigDict) as unknown as T;
   }
   return configError(name, `a tfjs ${kind} (identifier, instance or {className, config})`, value);
-}
-
-function serialize(value: tf.serialization.Serializable | null): ConfigDict | null {
-  return value === null ? null : { className: value.getClassName(), config: value.getConfig() };
 }
 
 /** Validated settings common to the three layers. */
@@ -381,12 +378,12 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
       dilationRate: [1, 1],
       activation: this.activation,
       useBias: this.useBias,
-      kernelInitializer: serialize(this.kernelInitializer),
-      biasInitializer: serialize(this.biasInitializer),
-      kernelRegularizer: serialize(this.kernelRegularizer),
-      biasRegularizer: serialize(this.biasRegularizer),
-      activityRegularizer: serialize(this.activityRegularizer ?? null),
-      biasConstraint: serialize(this.biasConstraint),
+      kernelInitializer: serializeObject(this.kernelInitializer),
+      biasInitializer: serializeObject(this.biasInitializer),
+      kernelRegularizer: serializeObject(this.kernelRegularizer),
+      biasRegularizer: serializeObject(this.biasRegularizer),
+      activityRegularizer: serializeObject(this.activityRegularizer ?? null),
+      biasConstraint: serializeObject(this.biasConstraint),
       kCoefLip: this.kCoefLip,
     };
     return { ...config, ...super.getConfig() };

@@ -255,12 +255,12 @@ abstract class LipschitzDenseBase extends tfl.layers.Layer implements LipschitzL
       units: this.units,
       activation: this.activation,
       useBias: this.useBias,
-      kernelInitializer: serializeObject(this.kernelInitializer) as unknown as tf.serialization.ConfigDictValue,
-      biasInitializer: serializeObject(this.biasInitializer) as unknown as tf.serialization.ConfigDictValue,
-      kernelRegularizer: serializeObject(this.kernelRegularizer) as unknown as tf.serialization.ConfigDictValue,
-      biasRegularizer: serializeObject(this.biasRegularizer) as unknown as tf.serialization.ConfigDictValue,
-      activityRegularizer: serializeObject(this.activityRegularizer) as unknown as tf.serialization.ConfigDictValue,
-      biasConstraint: serializeObject(this.biasConstraint) as unknown as tf.serialization.ConfigDictValue,
+      kernelInitializer: serializeObject(this.kernelInitializer),
+      biasInitializer: serializeObject(this.biasInitializer),
+      kernelRegularizer: serializeObject(this.kernelRegularizer),
+      biasRegularizer: serializeObject(this.biasRegularizer),
+      activityRegularizer: serializeObject(this.activityRegularizer),
+      biasConstraint: serializeObject(this.biasConstraint),
       kCoefLip: this.kCoef,
     };
     return { ...super.getConfig(), ...config };
