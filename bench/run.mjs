@@ -10,7 +10,8 @@
  * Options: --quick (smoke run: 3 runs, tiny epochs; writes its JSON to the OS temp folder unless
  *          --out is given, and never touches docs/benchmarks.md), --backends wasm,cpu,
  *          --only mlp,cnn,predict,normalizers,bjorck,memory,mnist, --out <file.json>,
- *          --runs N (timed runs per figure; for A/B checks during development only),
+ *          --runs N (timed runs per figure; for A/B checks during development only; a run with
+ *          --runs, --only or --backends writes its JSON but leaves docs/benchmarks.md alone),
  *          --render <results.json> (only rewrites docs/benchmarks.md from a saved full run).
  *
  * Run counts: every timed figure is the median of RUNS (20) runs after WARMUP (3) untimed ones,
@@ -36,11 +37,13 @@ require('@tensorflow/tfjs-backend-cpu');
 require('@tensorflow/tfjs-backend-wasm');
 const lip = require(path.join(root, 'dist'));
 
+const DEFAULT_BACKENDS = 'wasm,cpu';
+const DEFAULT_ONLY = 'mlp,cnn,predict,normalizers,bjorck,memory,mnist';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    backends: { type: 'string', default: 'wasm,cpu' },
-    only: { type: 'string', default: 'mlp,cnn,predict,normalizers,bjorck,memory,mnist' },
+    backends: { type: 'string', default: DEFAULT_BACKENDS },
+    only: { type: 'string', default: DEFAULT_ONLY },
     out: { type: 'string', default: '' },
     runs: { type: 'string', default: '' },
     render: { type: 'string', default: '' },
@@ -488,5 +491,7 @@ const stamp = results.date.slice(0, 10);
 const outJson = opts.out || (QUICK ? path.join(os.tmpdir(), `tfjs-lip-bench-quick-${process.pid}.json`) : path.join(root, 'bench', 'results', `${stamp}.json`));
 fs.mkdirSync(path.dirname(outJson), { recursive: true });
 fs.writeFileSync(outJson, JSON.stringify(results, null, 2));
-if (!QUICK) fs.writeFileSync(path.join(root, 'docs', 'benchmarks.md'), markdown(results) + '\n');
-log(`wrote ${outJson}${QUICK ? '' : ' and docs/benchmarks.md'}`);
+// Only a full default run (every section, both backends, 20 runs) rewrites the documented tables.
+const fullRun = !QUICK && !opts.runs && opts.only === DEFAULT_ONLY && opts.backends === DEFAULT_BACKENDS;
+if (fullRun) fs.writeFileSync(path.join(root, 'docs', 'benchmarks.md'), markdown(results) + '\n');
+log(`wrote ${outJson}${fullRun ? ' and docs/benchmarks.md' : ''}`);

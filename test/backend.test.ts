@@ -12,6 +12,7 @@ import {
   registerWasmGradientKernels,
   useFastest,
   WASM_COMPOSITE_KERNELS,
+  WASM_WRAPPED_KERNELS,
 } from '../src/backend';
 import {
   conv2dFilterGradOracle,
@@ -138,6 +139,92 @@ describe('registerWasmGradientKernels', () => {
     const names = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
     for (const k of WASM_COMPOSITE_KERNELS) expect(names.has(k)).toBe(true);
     expect(tf.getKernelsForBackend('wasm').filter((k) => k.kernelName === 'Conv2DBackpropFilter')).toHaveLength(1);
+  });
+});
+
+/** Float64 `op(a) op(b)` per batch entry (rank 2 or 3, row-major), `op` transposing the last two axes when asked. */
+function matMulOracle(a: Data, b: Data, transposeA: boolean, transposeB: boolean): { values: Float64Array; shape: number[] } {
+  const rank = a.shape.length;
+  const batch = rank === 3 ? a.shape[0]! : 1;
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const [m, k] = transposeA ? [ac, ar] : [ar, ac];
+  const n = transposeB ? br : bc;
+  const at = (i: number, p: number, q: number) => a.values[i * ar * ac + (transposeA ? q * ac + p : p * ac + q)]!;
+  const bt = (i: number, p: number, q: number) => b.values[i * br * bc + (transposeB ? q * bc + p : p * bc + q)]!;
+  const out = new Float64Array(batch * m * n);
+  for (let i = 0; i < batch; i++)
+    for (let r = 0; r < m; r++)
+      for (let c = 0; c < n; c++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += at(i, r, p) * bt(i, p, c);
+        out[i * m * n + r * n + c] = sum;
+      }
+  return { values: out, shape: rank === 3 ? [batch, m, n] : [m, n] };
+}
+
+describe('matrix products on wasm (wrapped BatchMatMul / _FusedMatMul: explicit transposes)', () => {
+  const flags: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
+  const cases = flags.flatMap(([tA, tB]) => [
+    { name: `rank 2, transposeA ${tA}, transposeB ${tB}`, a: tA ? [7, 5] : [5, 7], b: tB ? [6, 7] : [7, 6], tA, tB },
+    { name: `rank 3 (batch 2), transposeA ${tA}, transposeB ${tB}`, a: tA ? [2, 4, 3] : [2, 3, 4], b: tB ? [2, 5, 4] : [2, 4, 5], tA, tB },
+  ]);
+
+  it('wraps the shipped kernels once, keeping their setup', () => {
+    registerWasmGradientKernels();
+    for (const name of WASM_WRAPPED_KERNELS) {
+      const entries = tf.getKernelsForBackend('wasm').filter((k) => k.kernelName === name);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]!.setupFunc).toBeDefined();
+    }
+  });
+
+  it.each(cases)('BatchMatMul $name matches the float64 oracle and cpu', async (c) => {
+    const a = data(c.a, 51);
+    const b = data(c.b, 52);
+    const oracle = matMulOracle(a, b, c.tA, c.tB);
+    await expectWasmKernel('BatchMatMul', { a, b }, { transposeA: c.tA, transposeB: c.tB }, oracle.shape, oracle.values, true);
+  });
+
+  const activations: Array<[tf.fused.Activation, (v: number) => number]> = [
+    ['relu', (v) => Math.max(0, v)],
+    ['elu', (v) => (v > 0 ? v : Math.exp(v) - 1)],
+    ['leakyrelu', (v) => (v > 0 ? v : 0.2 * v)],
+    ['sigmoid', (v) => 1 / (1 + Math.exp(-v))],
+    ['linear', (v) => v],
+  ];
+  const fusedCases = cases.flatMap((c, i) => [0, 1].map((j) => ({ ...c, act: activations[(2 * i + j) % activations.length]! })));
+
+  it.each(fusedCases)('_FusedMatMul (tf.fused.matMul) $name with bias and $act.0 matches the float64 oracle and cpu', async (c) => {
+    const a = data(c.a, 53);
+    const b = data(c.b, 54);
+    const product = matMulOracle(a, b, c.tA, c.tB);
+    const n = product.shape[product.shape.length - 1]!;
+    const bias = data([n], 55);
+    const [activation, fn] = c.act;
+    const oracle = product.values.map((v, i) => fn(v + bias.values[i % n]!));
+    const fused = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => [
+      tf.fused.matMul({ a: x, b: y, transposeA: c.tA, transposeB: c.tB, bias: z, activation }),
+    ];
+    const [got] = await gradOn('wasm', [a, b, bias], fused);
+    const [ref] = await gradOn('cpu', [a, b, bias], fused);
+    expect(relativeError(got!, oracle)).toBeLessThan(TOL);
+    expect(relativeError(got!, ref!)).toBeLessThan(TOL);
+  });
+
+  it('releases the transposed operands (engine tensors and wasm buffers)', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const a = tf.tensor(seededValues(6 * 4, 56), [6, 4]);
+    const b = tf.tensor(seededValues(6 * 3, 57), [6, 3]);
+    const step = () => tf.dispose([tf.matMul(a, b, true, false), tf.grad((x: tf.Tensor) => tf.sum(tf.matMul(x as tf.Tensor2D, b as tf.Tensor2D, true, false)))(a)]);
+    step();
+    const tensorsBefore = tf.memory().numTensors;
+    const dataBefore = backend.numDataIds();
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(backend.numDataIds()).toBe(dataBefore);
+    tf.dispose([a, b]);
   });
 });
 

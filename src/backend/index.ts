@@ -9,6 +9,7 @@ export {
   registerWasmGradientKernels,
   WASM_COMPOSITE_KERNELS,
   WASM_REPLACED_KERNELS,
+  WASM_WRAPPED_KERNELS,
   maxPoolGradWasm,
   maxPoolWithArgmaxWasm,
   conv2DBackpropInputWasm,

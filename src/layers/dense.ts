@@ -15,6 +15,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
 import { serializeObject, spectral as spectralInitializer, toInitializer, toRegularizer } from '../initializers';
 import type { TflInitializer, TflRegularizer } from '../initializers';
+import { orthogonalMatMul, orthogonalMatMulPays } from '../normalizers/orthogonal_matmul';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
 import { checkActivation, checkBoolean, checkPositiveFinite, checkPositiveInt } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
@@ -212,17 +213,28 @@ abstract class LipschitzDenseBase extends tfl.layers.Layer implements LipschitzL
     return tf.tidy(() => {
       this.invokeCallHook(inputs, kwargs);
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const w = this.kernelState!.normalizedKernel(kwargs?.['training'] === true) as tf.Tensor2D;
+      const training = kwargs?.['training'] === true;
       let out: tf.Tensor;
       if (x.rank === 2) {
-        out = tf.matMul(x as tf.Tensor2D, w);
+        out = this.linear(x as tf.Tensor2D, training);
       } else {
         const lead = x.shape.slice(0, -1);
-        out = tf.reshape(tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D, w), [...lead, this.units]);
+        out = tf.reshape(this.linear(tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D, training), [...lead, this.units]);
       }
       if (this.bias != null) out = tf.add(out, this.bias.read());
       return applyActivation(this.activation, out);
     });
+  }
+
+  /** `x W-bar` for a 2-D batch `x` (training: W-bar recomputed on the tape; inference: cached). */
+  protected linear(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    return tf.matMul(x, this.kernelState!.normalizedKernel(training) as tf.Tensor2D);
+  }
+
+  override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
+    const result = super.dispose();
+    if (result.refCountAfterDispose === 0) this.kernelState?.release();
+    return result;
   }
 
   /** Writes the normalized kernel into the kernel (the layer then computes the same, faster to re-normalize). */
@@ -309,6 +321,29 @@ export class SpectralDense extends LipschitzDenseBase {
         bjorckState: state.bjorckState,
       }),
     );
+  }
+
+  /**
+   * In training with Björck and a tall kernel (`inputDim >= units`) applied to a batch smaller than
+   * `inputDim`, the product is taken as `(x K) P'` by {@link orthogonalMatMul} (same values and
+   * gradient, fewer multiply-adds), and W-bar is formed only when something reads it.
+   */
+  protected override linear(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    const state = this.kernelState!;
+    const [n, m] = state.kernel.shape as [number, number];
+    if (!training || this.epsBjorck === null || !orthogonalMatMulPays(n, m, x.shape[0])) return super.linear(x, training);
+    const { u, bjorckState } = state.state();
+    const res = orthogonalMatMul(x, state.kernel.read() as tf.Tensor2D, u, this.kCoef * this.correctiveCoefficient(), {
+      epsSpectral: this.epsSpectral,
+      maxIterSpectral: this.maxIterSpectral,
+      epsBjorck: this.epsBjorck,
+      betaBjorck: this.betaBjorck,
+      maxIterBjorck: this.maxIterBjorck,
+      bjorckState,
+    });
+    state.deferWBar(res.kernel, res.factor, { u: res.u, sigma: res.sigma, bjorckState: res.bjorckState });
+    tf.dispose([res.u, res.sigma, res.bjorckState]);
+    return res.y;
   }
 
   /** Writes W-bar into the kernel; with Björck, two extra Björck steps make it orthogonal to float32 rounding. */

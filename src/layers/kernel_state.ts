@@ -32,6 +32,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { certifiedSpectralNorm } from '../model/spectral_bound';
 import { bjorckIterate } from '../normalizers/bjorck';
+import { untaped } from '../normalizers/power_iteration';
 
 /** A tfjs-layers weight. */
 export type LayerVariable = tfl.LayerVariable;
@@ -96,25 +97,86 @@ export function addWBarWeight(addWeight: AddWeight, kernelShape: number[]): Kern
   return { wBar: addWeight('w_bar', kernelShape, 'float32', tfl.initializers.zeros(), undefined, false) };
 }
 
+/** A W-bar known as a product `kernel factor` that has not been formed yet. */
+interface DeferredWBar {
+  kernel: tf.Tensor2D;
+  factor: tf.Tensor2D;
+}
+
 /** Training/inference W-bar of one kernel; see the module comment. */
 export class KernelState {
+  private deferred: DeferredWBar | null = null;
+  private readonly writeWBar: (value: tf.Tensor) => void;
+
   constructor(
     readonly kernel: LayerVariable,
     readonly vars: KernelStateVariables,
     private readonly normalize: KernelNormalizer,
-  ) {}
+  ) {
+    // A deferred W-bar (see `deferWBar`) is formed on the first read of the weight, whoever reads
+    // it (inference, getWeights, save, export, condense); any other write of the weight (setWeights,
+    // loadWeights) replaces it.
+    const wBar = vars.wBar;
+    const read = wBar.read.bind(wBar);
+    const write = wBar.write.bind(wBar);
+    this.writeWBar = write;
+    wBar.read = () => {
+      this.formDeferred();
+      return read();
+    };
+    wBar.write = (value: tf.Tensor) => {
+      this.dropDeferred();
+      return write(value);
+    };
+  }
 
-  private currentState(): KernelNormalizerState {
+  /**
+   * Records that W-bar is `kernel factor` (2-D, the kernel as used in the training step that
+   * produced the factor) without forming the product: training steps that never read W-bar pay
+   * nothing for it. Takes ownership of both tensors. Also writes the state weights of `state`.
+   */
+  deferWBar(kernel: tf.Tensor2D, factor: tf.Tensor2D, state: Omit<KernelNormalizerResult, 'wBar'>): void {
+    this.storeState(state);
+    this.dropDeferred();
+    this.deferred = { kernel: tf.keep(kernel), factor: tf.keep(factor) };
+  }
+
+  private formDeferred(): void {
+    const d = this.deferred;
+    if (d == null) return;
+    this.deferred = null;
+    const [product] = untaped(() => [tf.reshape(tf.matMul(d.kernel, d.factor), this.kernel.shape as number[])]);
+    this.writeWBar(product);
+    tf.dispose([product, d.kernel, d.factor]);
+  }
+
+  private dropDeferred(): void {
+    if (this.deferred == null) return;
+    tf.dispose([this.deferred.kernel, this.deferred.factor]);
+    this.deferred = null;
+  }
+
+  /** Releases what the state holds outside its weights (call when the layer is disposed). */
+  release(): void {
+    this.dropDeferred();
+  }
+
+  /** The current power-iteration vector and Björck warm start (detached reads of the weights). */
+  state(): KernelNormalizerState {
     return {
       u: this.vars.u?.read() ?? null,
       bjorckState: (this.vars.bjorck?.read() as tf.Tensor2D | undefined) ?? null,
     };
   }
 
-  private store(res: KernelNormalizerResult): void {
+  private storeState(res: Omit<KernelNormalizerResult, 'wBar'>): void {
     if (this.vars.u != null && res.u != null) this.vars.u.write(res.u);
     if (this.vars.sigma != null && res.sigma != null) this.vars.sigma.write(tf.reshape(res.sigma, [1, 1]));
     if (this.vars.bjorck != null && res.bjorckState != null) this.vars.bjorck.write(res.bjorckState);
+  }
+
+  private store(res: KernelNormalizerResult): void {
+    this.storeState(res);
     this.vars.wBar.write(res.wBar);
   }
 
@@ -124,7 +186,7 @@ export class KernelState {
    */
   normalizedKernel(training: boolean): tf.Tensor {
     if (!training) return this.vars.wBar.read();
-    const res = this.normalize(this.kernel.read(), this.currentState());
+    const res = this.normalize(this.kernel.read(), this.state());
     this.store(res);
     tf.dispose([res.u ?? [], res.sigma ?? [], res.bjorckState ?? []] as tf.Tensor[]);
     return res.wBar;

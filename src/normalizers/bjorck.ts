@@ -3,7 +3,8 @@
  * value of `W` to 1 when they all start in (0, 1] (the fixed point is the orthogonal polar factor
  * of `W`).
  *
- * How this implementation differs from a plain loop (same result, less work):
+ * How this implementation differs from a plain loop (less work; see below for what the warm start
+ * changes):
  * - the product order follows the shape: `W (W^T W)` when `W` is tall, `(W W^T) W` when wide, so
  *   every square product has the size of the smaller side;
  * - it tracks the accumulated right (tall) or left (wide) factor `P` with `W_k = W_0 P` (tall) or
@@ -11,10 +12,25 @@
  *   moves only a little between training steps, one or two iterations suffice;
  * - the stopping test reads one number back from the device, then predicts from the known
  *   convergence rate how many more iterations are needed, so most iterations need no sync;
- * - the iterations run off the gradient tape; the gradient is the derivative of the orthogonal
- *   polar factor at the converged point: for `Z = W_0 P` (tall) and an upstream gradient `G`,
- *   `dW_0 = (G - Z sym(Z^T G)) P^T` (the tangent projection on the Stiefel manifold, which is the
- *   limit of back-propagating through the Björck iterations once they have converged).
+ * - a warm start `P0` close to convergence is finished by one polynomial step (a Taylor polynomial
+ *   of `Y^(-1/2)`, see `inverseSqrtPolynomial`) instead of two or three iterations;
+ * - the iterations run off the gradient tape; the gradient is the tangent projection on the
+ *   Stiefel manifold: for `Z = W_0 P` (tall) and an upstream gradient `G`,
+ *   `dW_0 = (G - Z sym(Z^T G)) P^T`.
+ *
+ * What the result and the gradient are, exactly. From a warm start `P0` (symmetric) the iterations
+ * converge to `P = P0 (P0 W^T W P0)^(-1/2)`, so `Z = W P = polar(W P0)`: an orthonormal matrix (the
+ * Lipschitz guarantee only needs that), equal to `polar(W)` up to a rotation of the order of the
+ * change of `W` since `P0` was made, times the spread of its singular values (DEEL-LIP computes
+ * `polar(W)` from a cold start every step). The gradient above is the exact derivative of
+ * `W -> polar(W P0)` (with `P0` fixed) when `W P0` has orthonormal columns up to scale, and is
+ * within a relative `O(||P0 W^T W P0 - I||)` of it otherwise: about the per-step change of the
+ * kernel once training runs, i.e. a few percent; the same holds from a cold start where `W` is
+ * orthonormal up to scale (the spectral initializer). It is also the limit of back-propagating
+ * through Björck iterations once they have converged. Both the value and the gradient are
+ * scale-invariant (`<dW_0, W_0> = 0`), so the gradient through a spectral normalization `W / sigma`
+ * in front is the same with or without the path through `sigma`. Tests: the finite-difference
+ * check of `orthogonalMatMul` and the scaled-orthogonal check in `normalizers.test.ts`.
  *
  * References: Björck & Bowie, "An iterative algorithm for computing the best estimate of an
  * orthogonal matrix", SIAM J. Numer. Anal. 1971; Anil, Lucas & Grosse, "Sorting out Lipschitz
@@ -22,7 +38,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../defaults';
-import { matMul } from './power_iteration';
+import { frobeniusNorm, matMul } from './power_iteration';
 
 /** Options of {@link bjorckNormalization}. */
 export interface BjorckOptions {
@@ -87,7 +103,7 @@ function predictedSteps(r: number, m: number, beta: number, eps: number): number
 function gramStats(y: tf.Tensor2D): [number, number] {
   const values = tf.tidy(() => {
     const d = tf.sub(y, tf.eye(y.shape[0]));
-    return tf.stack([tf.norm(d), tf.max(tf.sum(tf.abs(d), 1))]);
+    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1))]);
   });
   const [r, rowMax] = Array.from(values.dataSync());
   values.dispose();
@@ -105,11 +121,65 @@ function warmStartStats(y: tf.Tensor2D): [number, number, number, number, number
     const c = tf.div(tf.sum(tf.mul(y, eye)), k);
     const d = tf.sub(y, eye);
     const ds = tf.sub(tf.div(y, c), eye);
-    return tf.stack([tf.norm(d), tf.max(tf.sum(tf.abs(d), 1)), c, tf.norm(ds), tf.max(tf.sum(tf.abs(ds), 1))]);
+    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1)), c, frobeniusNorm(ds), tf.max(tf.sum(tf.abs(ds), 1))]);
   });
   const out = Array.from(values.dataSync());
   values.dispose();
   return out as [number, number, number, number, number];
+}
+
+/** Taylor coefficients of `(1 + d)^(-1/2)`, up to degree 6. */
+const INVERSE_SQRT_TAYLOR = [1, -1 / 2, 3 / 8, -5 / 16, 35 / 128, -63 / 256, 231 / 1024];
+/**
+ * Frobenius residual `||Y' - I||_F` that a polynomial step must provably reach: what the planned
+ * Björck iterations reach (the step after `beta r < eps`, from `r = eps / beta`, leaves at most
+ * `0.75 r^2` for beta 0.5: 3e-6 at the default tolerance).
+ */
+const POLYNOMIAL_TOLERANCE = 3e-6;
+
+/**
+ * One step `P <- P q(Y)` with `q` the degree-4 or degree-6 Taylor polynomial of `Y^(-1/2)` around
+ * `I` (`Y = I + D` the Gram matrix of the current iterate, symmetric), or `null` when neither
+ * degree is provably precise enough. Each eigenvalue `1 + d` of `Y` becomes `(1 + d) q(d)^2 =
+ * (1 + e)^2` with `|(1 + e)^2 - 1| <= 0.65 |d|^(n+1)` for `|d| <= 0.5` (the Taylor remainder; the
+ * ratio is 2 |c_(n+1)| < 0.5 near 0 and peaks at d = -0.5), so the new residual is at most
+ * `0.65 ||D^(n+1)||_F <= 0.65 ||D^2||_F^((n+1)/2)` (p-norm monotonicity on the eigenvalues); `||D^2||_F` (one product,
+ * one read-back) is a much tighter measure than `||D||_F` because it weighs the largest
+ * eigenvalues. The polynomial is evaluated by Paterson-Stockmeyer blocks: 2 products for degree 4
+ * (`D^2`, `D^2 A1`), 4 for degree 6 (`D^2`, `D^4`, `D^2 A1`, `D^4 A2`); the caller's update adds
+ * one. From a warm start this replaces two or three Björck iterations (4 or 7 products).
+ * `maxBjorckSteps` is the number of Björck iterations otherwise planned: degree 6 is used only
+ * when it is cheaper than those. Internal; exported for tests.
+ */
+export function inverseSqrtPolynomial(y: tf.Tensor2D, maxBjorckSteps: number): { q: tf.Tensor2D; degree: number } | null {
+  const k = y.shape[0];
+  const eye = tf.eye(k);
+  const d = tf.sub(y, eye) as tf.Tensor2D;
+  const d2 = matMul(d, d);
+  const s2Tensor = frobeniusNorm(d2);
+  const s2 = s2Tensor.dataSync()[0]!;
+  s2Tensor.dispose();
+  const bound = (degree: number) => 0.65 * s2 ** ((degree + 1) / 2);
+  const degree = bound(4) <= POLYNOMIAL_TOLERANCE ? 4 : maxBjorckSteps >= 3 && bound(6) <= POLYNOMIAL_TOLERANCE ? 6 : 0;
+  if (!(degree > 0)) {
+    tf.dispose([eye, d, d2]);
+    return null;
+  }
+  const c = INVERSE_SQRT_TAYLOR;
+  const q = tf.tidy(() => {
+    // q = A0 + D^2 A1 (+ D^4 A2), with A0 = c0 I + c1 D and the blocks linear or quadratic in D.
+    const a0 = tf.add(tf.mul(eye, c[0]!), tf.mul(d, c[1]!));
+    if (degree === 4) {
+      const a1 = tf.add(tf.add(tf.mul(eye, c[2]!), tf.mul(d, c[3]!)), tf.mul(d2, c[4]!)) as tf.Tensor2D;
+      return tf.add(a0, matMul(d2, a1));
+    }
+    const a1 = tf.add(tf.mul(eye, c[2]!), tf.mul(d, c[3]!)) as tf.Tensor2D;
+    const a2 = tf.add(tf.add(tf.mul(eye, c[4]!), tf.mul(d, c[5]!)), tf.mul(d2, c[6]!)) as tf.Tensor2D;
+    const d4 = matMul(d2, d2);
+    return tf.add(tf.add(a0, matMul(d2, a1)), matMul(d4, a2));
+  }) as tf.Tensor2D;
+  tf.dispose([eye, d, d2]);
+  return { q, degree };
 }
 
 /** Number of random probe columns of {@link probeResidual}. */
@@ -128,22 +198,49 @@ function probeResidual(z: tf.Tensor2D, tall: boolean): number {
     probeSeed = (probeSeed * 16807) % 2147483647;
     const v = tf.randomNormal([k, PROBES], 0, 1, 'float32', probeSeed) as tf.Tensor2D;
     const gv = tall ? matMul(z, matMul(z, v), true, false) : matMul(z, matMul(z, v, true, false));
-    return tf.div(tf.norm(tf.sub(gv, v)), Math.sqrt(PROBES));
+    return tf.div(frobeniusNorm(tf.sub(gv, v)), Math.sqrt(PROBES));
   });
   const r = value.dataSync()[0]!;
   value.dispose();
   return r;
 }
 
-interface IterateResult {
-  /** The orthonormalized matrix. */
-  z: tf.Tensor2D;
+/**
+ * The same estimate for the tall `z = w p` without forming `z`: `z^T z V = p^T w^T (w (p V))`,
+ * four thin products (the transposes fall on the 4-row side).
+ */
+function probeFactorResidual(w: tf.Tensor2D, p: tf.Tensor2D): number {
+  const value = tf.tidy(() => {
+    const k = w.shape[1];
+    probeSeed = (probeSeed * 16807) % 2147483647;
+    const v = tf.randomNormal([k, PROBES], 0, 1, 'float32', probeSeed) as tf.Tensor2D;
+    const zv = matMul(w, matMul(p, v));
+    // (z^T z V)^T = (zV)^T w p, PROBES x k.
+    const gvT = matMul(matMul(zv, w, true, false), p);
+    return tf.div(frobeniusNorm(tf.sub(gvT, tf.transpose(v))), Math.sqrt(PROBES));
+  });
+  const r = value.dataSync()[0]!;
+  value.dispose();
+  return r;
+}
+
+interface FactorResult {
   /** The factor with `z = w p` (tall) or `z = p w` (wide). */
   p: tf.Tensor2D;
   /** Symmetric part of `p`: the warm start to pass next time. */
   state: tf.Tensor2D;
   iterations: number;
   residual: number;
+}
+
+interface IterateResult extends FactorResult {
+  /** The orthonormalized matrix. */
+  z: tf.Tensor2D;
+}
+
+interface CoreResult extends FactorResult {
+  /** The orthonormalized matrix, or `null` when it was not needed to check the result. */
+  z: tf.Tensor2D | null;
 }
 
 /**
@@ -168,13 +265,48 @@ export function bjorckIterate(
   maxIter: number,
   checkEvery = 3,
 ): IterateResult {
+  const res = bjorckCore(w, p0, eps, beta, maxIter, checkEvery, true);
+  const tall = w.shape[0] >= w.shape[1];
+  const z = res.z ?? (tall ? matMul(w, res.p) : matMul(res.p, w));
+  return { ...res, z };
+}
+
+/**
+ * The factor `p` of {@link bjorckIterate} (`w p` orthonormal) for a tall `w`, without forming
+ * `w p` when the random probe already shows it converged (the layers that apply `w p` as
+ * `(x w) p` never need it). `gram`, when given, is `w^T w` computed by the caller (not taken over).
+ * Call it off the tape.
+ */
+export function bjorckFactor(
+  w: tf.Tensor2D,
+  p0: tf.Tensor2D | null,
+  eps: number,
+  beta: number,
+  maxIter: number,
+  gram: tf.Tensor2D | null = null,
+): FactorResult {
+  const res = bjorckCore(w, p0, eps, beta, maxIter, 3, false, gram);
+  res.z?.dispose();
+  return { p: res.p, state: res.state, iterations: res.iterations, residual: res.residual };
+}
+
+function bjorckCore(
+  w: tf.Tensor2D,
+  p0: tf.Tensor2D | null,
+  eps: number,
+  beta: number,
+  maxIter: number,
+  checkEvery: number,
+  formZ: boolean,
+  gramOfW: tf.Tensor2D | null = null,
+): CoreResult {
   const [m, n] = w.shape;
   const tall = m >= n;
   const k = Math.min(m, n);
   const gram = (z: tf.Tensor2D) => (tall ? matMul(z, z, true, false) : matMul(z, z, false, true));
   // Multiplies by a small-side square matrix on the small side.
   const onSmallSide = (a: tf.Tensor2D, s: tf.Tensor2D) => (tall ? matMul(a, s) : matMul(s, a));
-  const g = gram(w);
+  const g = gramOfW == null ? gram(w) : tf.clone(gramOfW);
   // Gram matrix of w p (tall) or p w (wide), from G alone.
   const gramOfFactor = (p: tf.Tensor2D) =>
     tf.tidy(() => (tall ? matMul(p, matMul(g, p), true, false) : matMul(p, matMul(g, p, false, true)))) as tf.Tensor2D;
@@ -231,6 +363,18 @@ export function bjorckIterate(
   // Small-side iterations on p.
   let converged = beta * r! < eps * 1e-2;
   if (!converged && Number.isFinite(r!)) plan();
+  // A warm start close to convergence takes one polynomial step instead, when that is cheaper than
+  // the planned Björck iterations and provably as precise (see inverseSqrtPolynomial).
+  if (!converged && p != null && Number.isFinite(r!) && maxIter > 0 && budget >= 2 && Math.min(r!, rowMax!) < 0.5) {
+    const poly = inverseSqrtPolynomial(y!, trusted ? budget : Infinity);
+    if (poly != null) {
+      const pNext = onSmallSide(p, poly.q);
+      tf.dispose([p, poly.q, y!]);
+      p = pNext;
+      iterations += 1;
+      converged = true;
+    }
+  }
   while (!converged && iterations < maxIter && budget > 0) {
     const step = stepOf(y!);
     const pNext = p == null ? step : onSmallSide(p, step);
@@ -253,25 +397,25 @@ export function bjorckIterate(
   }
   if (!y!.isDisposed) y!.dispose();
   g.dispose();
-  let z = p == null ? tf.clone(w) : onSmallSide(w, p);
+  // Without a factor (cold start, nothing to do) z is w itself.
+  let z: tf.Tensor2D | null = p == null ? tf.clone(w) : formZ || !tall ? onSmallSide(w, p) : null;
   // Check on the real Gram matrix of z; finish with the classical iteration if needed. A cheap
   // probe comes first: for E = Gram(z) - I and PROBES Gaussian columns V, ||E V||_F^2 / PROBES
   // estimates ||E||_F^2; far below the tolerance, the full Gram matrix is not formed.
-  const probed = iterations > 0 || p != null ? probeResidual(z, tall) : NaN;
+  const probed = p == null ? NaN : z == null ? probeFactorResidual(w, p) : probeResidual(z, tall);
   if (Number.isFinite(probed) && beta * probed < eps * PROBE_MARGIN) {
     r = probed;
-  } else if (iterations > 0 || p != null) {
+  } else if (p != null) {
+    z ??= onSmallSide(w, p);
     y = gram(z);
     [r, rowMax] = gramStats(y);
     converged = beta * r < eps;
     while (!converged && Number.isFinite(r) && iterations < maxIter) {
       const step = stepOf(y);
       const zNext = onSmallSide(z, step);
-      const pNext = p == null ? step : onSmallSide(p, step);
-      if (p != null) {
-        p.dispose();
-        step.dispose();
-      }
+      const pNext = onSmallSide(p, step);
+      p.dispose();
+      step.dispose();
       z.dispose();
       y.dispose();
       z = zNext;
