@@ -88,7 +88,6 @@ const SPECS: Spec[] = [
   {
     name: 'groupSort2',
     make: () => lip.groupSort2(),
-    // [130]: above 64 channels sortPairs switches from selection products to strided slices.
     shapes: [[8], [3, 4, 6], [130]],
     ref: (x, s) => groupSortRef(x, channels(s), 2),
     isometry: { scale: 1, square: true },
@@ -380,6 +379,49 @@ describe.each(SPECS.map((s) => [s.name, s] as const))('%s', (_name, spec) => {
       expect(attempt).toThrow(new RegExp(`${layer.getClassName()} '${layer.name}' has no vanilla export`));
     });
   }
+});
+
+describe('pair sort: the TfjsLipSortPairs kernel and the composite of tfjs ops', () => {
+  // Ties, negative zeros and repeated values included; 300 pairs of random values besides.
+  const next = rng(77);
+  const values = [1, 1, -0, 0, 2, -3, -3, 5, ...Array.from({ length: 600 }, () => Math.round((next() - 0.5) * 40) / 8)];
+  const dyValues = Array.from({ length: values.length }, () => next() - 0.5);
+
+  it('are the selection of the hand sort, and route the gradient to the source entries', () => {
+    const x = tf.tensor2d(values, [values.length / 8, 8]);
+    const dy = tf.tensor2d(dyValues, x.shape as [number, number]);
+    const want = groupSortRef(values, 8, 2);
+    // Expected gradient: each pair's upstream entries, swapped where the pair was out of order.
+    const wantGrad = dyValues.map((_, i) => {
+      const j = i - (i % 2);
+      const swapped = values[j]! > values[j + 1]!;
+      return swapped ? dyValues[i % 2 === 0 ? i + 1 : i - 1]! : dyValues[i]!;
+    });
+    // (x + 0 maps -0 to 0: the composite's products and sums may turn a -0 into 0.)
+    const plain = (a: ArrayLike<number>) => Array.from(a, (v) => v + 0);
+    for (const f of [lip.sortPairs, lip.sortPairsComposite]) {
+      expect(plain(f(x).dataSync())).toEqual(plain(want.map((v) => Math.fround(v))));
+      const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(f(z), dy)))(x);
+      expect(plain(g.dataSync())).toEqual(plain(wantGrad.map((v) => Math.fround(v))));
+      g.dispose();
+    }
+    tf.dispose([x, dy]);
+  });
+
+  it('is a kernel of the cpu and wasm backends, and rejects an odd last axis', () => {
+    expect(tf.getKernel('TfjsLipSortPairs', tf.getBackend())).toBeDefined();
+    const odd = tf.ones([2, 3]);
+    expect(() => lip.sortPairs(odd)).toThrow(/even size/);
+    odd.dispose();
+  });
+
+  it('leaks no tensor', () => {
+    const x = tf.tensor2d(values, [values.length / 8, 8]);
+    const before = tf.memory().numTensors;
+    for (const f of [lip.sortPairs, lip.sortPairsComposite]) tf.grad((z: tf.Tensor) => tf.sum(f(z)))(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });
 
 describe('activation contracts', () => {

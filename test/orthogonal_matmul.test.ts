@@ -108,18 +108,22 @@ describe('Björck polynomial warm-start step', () => {
     tf.dispose([w, cold.wBar, cold.p, w2, res.z, res.p, res.state]);
   });
 
-  it('picks degree 4 or 6 from ||D^2||_F and meets its residual bound; declines when too far', () => {
+  it('picks degree 4, 6 or 8 from ||D^2||_F and meets its residual bound; declines when too far or not cheaper', () => {
     // Y = U diag(1 + d) U^T with a known spread of d.
     const u = polarFactor(randomMatrix(8, 8, 31));
     const make = (d: number[]) => matmul(matmul(u, d.map((di, i) => d.map((_, j) => (i === j ? 1 + di : 0)))), transpose(u));
-    const cases: Array<{ d: number[]; degree: number | null }> = [
-      { d: [0.03, -0.02, 0.01, 0, -0.04, 0.02, 0.05, -0.01], degree: 4 },
-      { d: [0.1, -0.12, 0.05, 0.08, -0.1, 0.02, 0.11, -0.07], degree: 6 },
-      { d: [0.4, -0.45, 0.3, 0.2, -0.35, 0.1, 0.38, -0.2], degree: null },
+    const medium = [0.1, -0.12, 0.05, 0.08, -0.1, 0.02, 0.11, -0.07];
+    const cases: Array<{ d: number[]; steps: number; degree: number | null }> = [
+      { d: [0.03, -0.02, 0.01, 0, -0.04, 0.02, 0.05, -0.01], steps: 2, degree: 4 },
+      { d: medium, steps: 3, degree: 6 },
+      // Degree 6 costs 3 + 1 products, as much as two Björck iterations (4): declined.
+      { d: medium, steps: 2, degree: null },
+      { d: medium.map((v) => 1.3 * v), steps: 3, degree: 8 },
+      { d: [0.4, -0.45, 0.3, 0.2, -0.35, 0.1, 0.38, -0.2], steps: Infinity, degree: null },
     ];
-    for (const { d, degree } of cases) {
+    for (const { d, steps, degree } of cases) {
       const y = tf.tensor2d(make(d));
-      const res = inverseSqrtPolynomial(y, Infinity);
+      const res = inverseSqrtPolynomial(y, steps);
       expect(res?.degree ?? null).toBe(degree);
       if (res != null) {
         const q = res.q.arraySync() as number[][];

@@ -62,15 +62,16 @@ export const WASM_COMPOSITE_KERNELS: readonly string[] = [
 export const WASM_REPLACED_KERNELS: readonly string[] = ['MaxPoolGrad', 'MaxPoolWithArgmax', 'Conv2DBackpropInput', 'AvgPoolGrad'];
 
 /** The parts of the wasm backend's class that its own kernels use to write outputs from JS. */
-interface WasmHeapBackend {
+export interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(info: Info): tf.TypedArray;
 }
 
-function heapBackend(backend: unknown): WasmHeapBackend {
+/** `backend` as a wasm backend whose heap JS kernels can read and write (throws otherwise). */
+export function heapBackend(backend: unknown): WasmHeapBackend {
   const b = backend as Partial<WasmHeapBackend>;
   if (typeof b.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function') {
-    throw new Error('tfjs-lip max-pool kernels need the wasm backend (makeOutput / typedArrayFromHeap).');
+    throw new Error('tfjs-lip JS kernels for wasm need the wasm backend (makeOutput / typedArrayFromHeap).');
   }
   return b as WasmHeapBackend;
 }

@@ -324,9 +324,10 @@ export class SpectralDense extends LipschitzDenseBase {
   }
 
   /**
-   * In training with Björck and a tall kernel (`inputDim >= units`) applied to a batch smaller than
-   * `inputDim`, the product is taken as `(x K) P'` by {@link orthogonalMatMul} (same values and
-   * gradient, fewer multiply-adds), and W-bar is formed only when something reads it.
+   * In training with Björck and a tall kernel (`inputDim >= units`) applied to a batch small enough
+   * (`orthogonalMatMulPays`: `3 batch + 2 units < 3 inputDim`), the product is taken as `(x K) P'`
+   * by {@link orthogonalMatMul} (same values and gradient, fewer multiply-adds), and W-bar is formed
+   * only when something reads it.
    */
   protected override linear(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const state = this.kernelState!;

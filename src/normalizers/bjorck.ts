@@ -128,8 +128,10 @@ function warmStartStats(y: tf.Tensor2D): [number, number, number, number, number
   return out as [number, number, number, number, number];
 }
 
-/** Taylor coefficients of `(1 + d)^(-1/2)`, up to degree 6. */
-const INVERSE_SQRT_TAYLOR = [1, -1 / 2, 3 / 8, -5 / 16, 35 / 128, -63 / 256, 231 / 1024];
+/** Taylor coefficients of `(1 + d)^(-1/2)` (binomial(-1/2, i)), up to degree 8. */
+const INVERSE_SQRT_TAYLOR = [1, -1 / 2, 3 / 8, -5 / 16, 35 / 128, -63 / 256, 231 / 1024, -429 / 2048, 6435 / 32768];
+/** Polynomial degrees tried, cheapest first. */
+const POLYNOMIAL_DEGREES = [4, 6, 8];
 /**
  * Frobenius residual `||Y' - I||_F` that a polynomial step must provably reach: what the planned
  * Björck iterations reach (the step after `beta r < eps`, from `r = eps / beta`, leaves at most
@@ -138,20 +140,24 @@ const INVERSE_SQRT_TAYLOR = [1, -1 / 2, 3 / 8, -5 / 16, 35 / 128, -63 / 256, 231
 const POLYNOMIAL_TOLERANCE = 3e-6;
 
 /**
- * One step `P <- P q(Y)` with `q` the degree-4 or degree-6 Taylor polynomial of `Y^(-1/2)` around
- * `I` (`Y = I + D` the Gram matrix of the current iterate, symmetric), or `null` when neither
- * degree is provably precise enough. Each eigenvalue `1 + d` of `Y` becomes `(1 + d) q(d)^2 =
- * (1 + e)^2` with `|(1 + e)^2 - 1| <= 0.65 |d|^(n+1)` for `|d| <= 0.5` (the Taylor remainder; the
- * ratio is 2 |c_(n+1)| < 0.5 near 0 and peaks at d = -0.5), so the new residual is at most
- * `0.65 ||D^(n+1)||_F <= 0.65 ||D^2||_F^((n+1)/2)` (p-norm monotonicity on the eigenvalues); `||D^2||_F` (one product,
- * one read-back) is a much tighter measure than `||D||_F` because it weighs the largest
- * eigenvalues. The polynomial is evaluated by Paterson-Stockmeyer blocks: 2 products for degree 4
- * (`D^2`, `D^2 A1`), 4 for degree 6 (`D^2`, `D^4`, `D^2 A1`, `D^4 A2`); the caller's update adds
- * one. From a warm start this replaces two or three Björck iterations (4 or 7 products).
- * `maxBjorckSteps` is the number of Björck iterations otherwise planned: degree 6 is used only
- * when it is cheaper than those. Internal; exported for tests.
+ * One step `P <- P q(Y)` with `q` the Taylor polynomial of `Y^(-1/2)` around `I` of degree 4, 6
+ * or 8 (`Y = I + D` the Gram matrix of the current iterate, symmetric), or `null` when no degree
+ * is provably precise enough and cheaper than the planned Björck iterations.
+ *
+ * Precision: each eigenvalue `1 + d` of `Y` becomes `(1 + d) q(d)^2`, and for `|d| <= 0.5`
+ * `|(1 + d) q(d)^2 - 1| <= 0.65 |d|^(n+1)` (the Taylor remainder: the ratio is `2 |c_(n+1)|` below
+ * 0.5 near 0 and peaks at `d = -0.5`: 0.64, 0.56, 0.50 for n = 4, 6, 8), so the new residual is at
+ * most `0.65 ||D^(n+1)||_F <= 0.65 ||D^2||_F^((n+1)/2)` (p-norm monotonicity on the eigenvalues).
+ * `||D^2||_F` (one product, one read-back) is a much tighter measure than `||D||_F` because it
+ * weighs the largest eigenvalues.
+ *
+ * Cost: the polynomial is evaluated by Horner's rule in `D^2`, `q = c0 + c1 D + D^2 (c2 + c3 D +
+ * D^2 (c4 + c5 D + ...))`, each level one product, so degree `n` costs `n / 2` products (`D^2`
+ * included) and the caller's update one more; `bjorckSteps` planned Björck iterations would cost
+ * `3 bjorckSteps - 2` (one update and a two-product Gram matrix each, the last without). From a
+ * warm start this replaces two to four iterations. Internal; exported for tests.
  */
-export function inverseSqrtPolynomial(y: tf.Tensor2D, maxBjorckSteps: number): { q: tf.Tensor2D; degree: number } | null {
+export function inverseSqrtPolynomial(y: tf.Tensor2D, bjorckSteps: number): { q: tf.Tensor2D; degree: number } | null {
   const k = y.shape[0];
   const eye = tf.eye(k);
   const d = tf.sub(y, eye) as tf.Tensor2D;
@@ -159,24 +165,20 @@ export function inverseSqrtPolynomial(y: tf.Tensor2D, maxBjorckSteps: number): {
   const s2Tensor = frobeniusNorm(d2);
   const s2 = s2Tensor.dataSync()[0]!;
   s2Tensor.dispose();
-  const bound = (degree: number) => 0.65 * s2 ** ((degree + 1) / 2);
-  const degree = bound(4) <= POLYNOMIAL_TOLERANCE ? 4 : maxBjorckSteps >= 3 && bound(6) <= POLYNOMIAL_TOLERANCE ? 6 : 0;
-  if (!(degree > 0)) {
+  const bjorckCost = 3 * bjorckSteps - 2;
+  const degree = POLYNOMIAL_DEGREES.find(
+    (n) => 0.65 * s2 ** ((n + 1) / 2) <= POLYNOMIAL_TOLERANCE && n / 2 + 1 < bjorckCost,
+  );
+  if (degree === undefined) {
     tf.dispose([eye, d, d2]);
     return null;
   }
   const c = INVERSE_SQRT_TAYLOR;
   const q = tf.tidy(() => {
-    // q = A0 + D^2 A1 (+ D^4 A2), with A0 = c0 I + c1 D and the blocks linear or quadratic in D.
-    const a0 = tf.add(tf.mul(eye, c[0]!), tf.mul(d, c[1]!));
-    if (degree === 4) {
-      const a1 = tf.add(tf.add(tf.mul(eye, c[2]!), tf.mul(d, c[3]!)), tf.mul(d2, c[4]!)) as tf.Tensor2D;
-      return tf.add(a0, matMul(d2, a1));
-    }
-    const a1 = tf.add(tf.mul(eye, c[2]!), tf.mul(d, c[3]!)) as tf.Tensor2D;
-    const a2 = tf.add(tf.add(tf.mul(eye, c[4]!), tf.mul(d, c[5]!)), tf.mul(d2, c[6]!)) as tf.Tensor2D;
-    const d4 = matMul(d2, d2);
-    return tf.add(tf.add(a0, matMul(d2, a1)), matMul(d4, a2));
+    const level = (j: number, rest: tf.Tensor) => tf.add(tf.add(tf.mul(eye, c[j]!), tf.mul(d, c[j + 1]!)), rest);
+    let inner = level(degree - 2, tf.mul(d2, c[degree]!));
+    for (let j = degree - 4; j >= 0; j -= 2) inner = level(j, matMul(d2, inner as tf.Tensor2D));
+    return inner;
   }) as tf.Tensor2D;
   tf.dispose([eye, d, d2]);
   return { q, degree };
@@ -365,7 +367,7 @@ function bjorckCore(
   if (!converged && Number.isFinite(r!)) plan();
   // A warm start close to convergence takes one polynomial step instead, when that is cheaper than
   // the planned Björck iterations and provably as precise (see inverseSqrtPolynomial).
-  if (!converged && p != null && Number.isFinite(r!) && maxIter > 0 && budget >= 2 && Math.min(r!, rowMax!) < 0.5) {
+  if (!converged && p != null && Number.isFinite(r!) && maxIter > 0 && budget >= 2 && Math.min(r!, rowMax!) <= 0.5) {
     const poly = inverseSqrtPolynomial(y!, trusted ? budget : Infinity);
     if (poly != null) {
       const pNext = onSmallSide(p, poly.q);
