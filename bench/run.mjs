@@ -396,10 +396,31 @@ async function benchFullMnist(r) {
     lip.layers.spectralDense({ units: 64 }), gs(),
     lip.layers.spectralDense({ units: 10, useBias: false }),
   ] }));
+  // The same architectures with plain tfjs layers (relu for groupSort2, max pooling for the L2
+  // pooling): what tfjs itself costs per epoch on this backend, the floor for the Lipschitz ones.
+  const plainMlp = compile(tfl.sequential({ layers: [
+    tfl.layers.dense({ units: 256, activation: 'relu', inputShape: [784] }),
+    tfl.layers.dense({ units: 128, activation: 'relu' }), tfl.layers.dense({ units: 10 }),
+  ] }));
+  const plainCnn = compile(tfl.sequential({ layers: [
+    tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }),
+    tfl.layers.maxPooling2d({ poolSize: 2 }),
+    tfl.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    tfl.layers.maxPooling2d({ poolSize: 2 }),
+    tfl.layers.flatten(),
+    tfl.layers.dense({ units: 64, activation: 'relu' }),
+    tfl.layers.dense({ units: 10, useBias: false }),
+  ] }));
   const epoch = async (m, x) => { const t0 = performance.now(); await m.fit(x, y, { epochs: 1, batchSize: 256, verbose: 0 }); return (performance.now() - t0) / 1000; };
-  r.fullMnistSecondsPerEpoch = { samples: take, mlpGroupSort2: round(await epoch(mlp, xFlat)), deelLipTutorialCnn: round(await epoch(cnn, xImg)) };
+  r.fullMnistSecondsPerEpoch = {
+    samples: take,
+    mlpGroupSort2: round(await epoch(mlp, xFlat)),
+    deelLipTutorialCnn: round(await epoch(cnn, xImg)),
+    plainMlp: round(await epoch(plainMlp, xFlat)),
+    plainCnn: round(await epoch(plainCnn, xImg)),
+  };
   log('  full MNIST s/epoch', r.fullMnistSecondsPerEpoch);
-  mlp.dispose(); cnn.dispose();
+  [mlp, cnn, plainMlp, plainCnn].forEach((m) => m.dispose());
   xFlat.dispose();
   data.dispose();
 }
@@ -435,7 +456,7 @@ function markdown(res) {
       L.push('');
     }
     if (r.bjorckIterations) {
-      L.push(`Björck iterations actually used per training step (default settings, ${r.bjorckIterations.steps} steps on fresh random batches; measured by replaying each layer's normalization on its state before every step):`, '');
+      L.push(`Björck iterations actually used per training step (default settings, ${r.bjorckIterations.steps} steps on fresh random batches; measured by replaying each layer's normalization on its state before every step; a polynomial warm-start step counts as one):`, '');
       L.push('| model | layer [kernel] | first step | mean after | max after | histogram (iterations: steps) |', '| --- | --- | ---: | ---: | ---: | --- |');
       for (const [m, layers] of Object.entries(r.bjorckIterations.perLayer)) {
         for (const [name, s] of Object.entries(layers)) L.push(`| ${m} | ${name} | ${s.firstStep} | ${s.meanAfterFirst} | ${s.maxAfterFirst} | ${JSON.stringify(s.histogram)} |`);
@@ -451,7 +472,8 @@ function markdown(res) {
     }
     if (r.fullMnistSecondsPerEpoch) {
       const f = r.fullMnistSecondsPerEpoch;
-      L.push(`Full MNIST (${f.samples} training images from ../shared/data/mnist via \`lip.data.loadIdx\`, batch 256, Adam), seconds for the first epoch: MLP 784-256-128-10 + groupSort2 **${f.mlpGroupSort2} s** (reference 10.4 s); DEEL-LIP tutorial CNN **${f.deelLipTutorialCnn} s** (reference 21.6 s).`, '');
+      L.push(`Full MNIST (${f.samples} training images from ../shared/data/mnist via \`lip.data.loadIdx\`, batch 256, Adam), seconds for the first epoch: MLP 784-256-128-10 + groupSort2 **${f.mlpGroupSort2} s** (reference 10.4 s); DEEL-LIP tutorial CNN **${f.deelLipTutorialCnn} s** (reference 21.6 s).`
+        + (f.plainMlp != null ? ` The same architectures with plain tfjs layers (relu, max pooling) on this backend: MLP ${f.plainMlp} s, CNN ${f.plainCnn} s${f.plainFrom ? ` (measured by \`${f.plainFrom}\`${f.plainNote ? `; ${f.plainNote}` : ''})` : ''}.` : ''), '');
     } else if (typeof r.fullMnist === 'string') L.push(`Full MNIST: ${r.fullMnist}.`, '');
   }
   if (res.backends.wasm?.cnnTrainStepMs && res.backends.cpu?.cnnTrainStepMs) {
