@@ -18,6 +18,11 @@ function convModel(): { model: tfl.Sequential; conv: tfl.layers.Layer } {
   return { model, conv };
 }
 
+// After condense, W-bar is recomputed from the new kernel (itself W-bar): one normalization pass
+// over an orthonormal float32 kernel, which moves entries by float32 rounding (seen up to 1.1e-6
+// on wasm). The controls below show the gap is above 1e-2 without condensing.
+const CONDENSED_TOL = 1e-5;
+
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 }
@@ -39,7 +44,7 @@ describe('condenseCallback', () => {
     const gap = maxAbsDiff(readWeight(conv, 'kernel'), readWeight(conv, 'w_bar'));
     expect(gap).toBeGreaterThan(1e-2); // control: training alone leaves them apart
     await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [lip.callbacks.condenseCallback()] });
-    expect(maxAbsDiff(readWeight(conv, 'kernel'), readWeight(conv, 'w_bar'))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(readWeight(conv, 'kernel'), readWeight(conv, 'w_bar'))).toBeLessThan(CONDENSED_TOL);
     model.dispose();
   });
 
@@ -53,7 +58,7 @@ describe('condenseCallback', () => {
     await model.fit(xd, yd, { epochs: 1, batchSize: 4, verbose: 0 });
     expect(maxAbsDiff(readWeight(dense, 'kernel'), readWeight(dense, 'w_bar'))).toBeGreaterThan(1e-2);
     await model.fit(xd, yd, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [lip.callbacks.condenseCallback()] });
-    expect(maxAbsDiff(readWeight(dense, 'kernel'), readWeight(dense, 'w_bar'))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(readWeight(dense, 'kernel'), readWeight(dense, 'w_bar'))).toBeLessThan(CONDENSED_TOL);
     tf.dispose([xd, yd]);
     model.dispose();
   });
@@ -69,7 +74,7 @@ describe('condenseCallback', () => {
     })();
     await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [lip.callbacks.condenseCallback({ onBatch: true, onEpoch: false }), probe] });
     expect(seen).toHaveLength(2);
-    seen.forEach((g) => expect(g).toBeLessThan(1e-6));
+    seen.forEach((g) => expect(g).toBeLessThan(CONDENSED_TOL));
     expect(lip.callbacks.condenseCallback({ onBatch: true, onEpoch: false }).getConfig()).toEqual({ onEpoch: false, onBatch: true });
     expect(() => lip.callbacks.condenseCallback({ onBatch: 1 as unknown as boolean })).toThrow(LipschitzConfigError);
     model.dispose();

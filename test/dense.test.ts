@@ -90,6 +90,30 @@ describe('SpectralDense after training from a badly scaled kernel and condensing
   });
 });
 
+describe('SpectralDense (spectral normalization alone) condense on close top singular values', () => {
+  // Kernel [10, 300] = [diag(s) 0] with s_i = 10 * 0.995^i: the power iteration's test
+  // ||u_k - u_{k-1}|| < epsSpectral passes after 3 iterations from a flat start, sigma still
+  // 0.5% low, so one normalization pass gives W-bar a norm above kCoefLip. condense must not.
+  it.each([1, 2.5])('kCoefLip %f: float64 sigma_max of the condensed kernel in [0.998 k, k]', (k) => {
+    const s = Array.from({ length: 10 }, (_, i) => 10 * 0.995 ** i);
+    const kernel = Array.from({ length: 10 }, (_, i) => Array.from({ length: 300 }, (_, j) => (i === j ? s[i]! : 0)));
+    const layer = spectralDense({ units: 300, kCoefLip: k, epsBjorck: null, inputShape: [10] });
+    const model = tfl.sequential({ layers: [layer] });
+    layer.kernel!.write(tf.tensor2d(kernel));
+    const u = layer.weights.find((w) => w.name.endsWith('/u'))!;
+    u.write(tf.tidy(() => tf.div(tf.ones([1, 300]), Math.sqrt(300))));
+    // Control: one normalization pass (what training does) leaves sigma_max(W-bar) above k.
+    (layer as unknown as { kernelState: { refresh(): void } }).kernelState.refresh();
+    expect(singularValues(wBarOf(model, layer) as tf.Tensor2D)[0]!).toBeGreaterThan(k * 1.001);
+    u.write(tf.tidy(() => tf.div(tf.ones([1, 300]), Math.sqrt(300))));
+    layer.condense();
+    const sv = singularValues(kernelOf(layer));
+    expect(sv[0]!).toBeLessThanOrEqual(k);
+    expect(sv[0]!).toBeGreaterThanOrEqual(0.998 * k);
+    model.dispose();
+  });
+});
+
 describe('SpectralDense training and inference', () => {
   it('inference uses the cached W-bar: predict(x) = x wBar + b from the stored weights', async () => {
     const layer = spectralDense({ units: 6, inputShape: [9], activation: 'relu', biasInitializer: 'randomNormal' });

@@ -347,7 +347,11 @@ export class SpectralDense extends LipschitzDenseBase {
     return res.y;
   }
 
-  /** Writes W-bar into the kernel; with Björck, two extra Björck steps make it orthogonal to float32 rounding. */
+  /**
+   * Writes W-bar into the kernel; with Björck, two extra Björck steps make it orthogonal to float32
+   * rounding; without, the power iteration is run until sigma has converged, so that the condensed
+   * kernel does not exceed kCoefLip.
+   */
   override condense(): void {
     if (this.kernelState == null) configError(this.name, 'a built layer before condense()', 'an unbuilt layer');
     this.kernelState.condense(this.epsBjorck === null ? 0 : 2, this.kCoef);
