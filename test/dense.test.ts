@@ -99,14 +99,17 @@ describe('SpectralDense (spectral normalization alone) condense on close top sin
     const kernel = Array.from({ length: 10 }, (_, i) => Array.from({ length: 300 }, (_, j) => (i === j ? s[i]! : 0)));
     const layer = spectralDense({ units: 300, kCoefLip: k, epsBjorck: null, inputShape: [10] });
     const model = tfl.sequential({ layers: [layer] });
-    layer.kernel!.write(tf.tensor2d(kernel));
     const u = layer.weights.find((w) => w.name.endsWith('/u'))!;
-    u.write(tf.tidy(() => tf.div(tf.ones([1, 300]), Math.sqrt(300))));
+    const flatU = tf.div(tf.ones([1, 300]), Math.sqrt(300));
+    const kernelTensor = tf.tensor2d(kernel);
+    layer.kernel!.write(kernelTensor);
+    u.write(flatU);
     // Control: one normalization pass (what training does) leaves sigma_max(W-bar) above k.
     (layer as unknown as { kernelState: { refresh(): void } }).kernelState.refresh();
     expect(singularValues(wBarOf(model, layer) as tf.Tensor2D)[0]!).toBeGreaterThan(k * 1.001);
-    u.write(tf.tidy(() => tf.div(tf.ones([1, 300]), Math.sqrt(300))));
+    u.write(flatU);
     layer.condense();
+    tf.dispose([flatU, kernelTensor]);
     const sv = singularValues(kernelOf(layer));
     expect(sv[0]!).toBeLessThanOrEqual(k);
     expect(sv[0]!).toBeGreaterThanOrEqual(0.998 * k);

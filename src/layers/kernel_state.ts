@@ -223,8 +223,8 @@ export class KernelState {
 
   /**
    * `refresh()` repeated, each pass continuing the power iteration from the `u` the last one
-   * stored, until sigma moves by less than 1e-6 relative (about 8 float32 ulps) between two passes (at most
-   * `maxRefreshes` passes). One pass stops on DEEL-LIP's test `||u_k - u_{k-1}|| < epsSpectral`,
+   * stored, until sigma moves by less than 1e-6 relative (about 8 float32 ulps) between two
+   * passes (at most `maxRefreshes` passes). One pass stops on DEEL-LIP's test `||u_k - u_{k-1}|| < epsSpectral`,
    * which a kernel whose largest singular values are close meets long before sigma is reached
    * (sigma low by 0.6% on a 10x300 Gaussian kernel): W-bar would then exceed `kCoefLip`. Each pass
    * moves sigma by a fixed fraction of its remaining error, so the relative test bounds that
