@@ -9,7 +9,7 @@
  *
  * Options: --quick (smoke run: 3 runs, tiny epochs; writes its JSON to the OS temp folder unless
  *          --out is given, and never touches docs/benchmarks.md), --backends wasm,cpu,
- *          --only mlp,cnn,predict,normalizers,bjorck,memory,mnist, --out <file.json>,
+ *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist, --out <file.json>,
  *          --runs N (timed runs per figure; for A/B checks during development only; a run with
  *          --runs, --only or --backends writes its JSON but leaves docs/benchmarks.md alone),
  *          --render <results.json> (only rewrites docs/benchmarks.md from a saved full run).
@@ -38,7 +38,7 @@ require('@tensorflow/tfjs-backend-wasm');
 const lip = require(path.join(root, 'dist'));
 
 const DEFAULT_BACKENDS = 'wasm,cpu';
-const DEFAULT_ONLY = 'mlp,cnn,predict,normalizers,bjorck,memory,mnist';
+const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -242,6 +242,62 @@ async function benchPredict(r) {
   log(`  predict 1000 ms`, t, `lip/plain ${r.predictLipRatio} export/plain ${r.predictExportRatio}`);
   [plain, lipM, exported].forEach((m) => m.dispose());
   tf.dispose([x, y]);
+}
+
+/**
+ * The README's architectures (the demo MLP with groupSort2, the MNIST CNN with groupSort2 and
+ * scaledL2NormPooling2d, the same CNN with scaledAveragePooling2d), freshly initialized.
+ */
+function readmeArchitectures() {
+  const gs = () => lip.activations.groupSort2();
+  const cnn = (pool) => lip.sequential({ layers: [
+    lip.layers.spectralConv2d({ filters: 16, kernelSize: 3, padding: 'same', inputShape: [28, 28, 1] }), gs(), pool(),
+    lip.layers.spectralConv2d({ filters: 32, kernelSize: 3, padding: 'same' }), gs(), pool(),
+    tfl.layers.flatten(), lip.layers.spectralDense({ units: 64 }), gs(), lip.layers.spectralDense({ units: 10 }),
+  ] });
+  return {
+    mlpGroupSort2: { model: mlpLip(true), shape: [784] },
+    cnnGroupSort2L2Pool: { model: cnn(() => lip.layers.scaledL2NormPooling2d({ poolSize: 2 })), shape: [28, 28, 1] },
+    cnnGroupSort2AvgPool: { model: cnn(() => lip.layers.scaledAveragePooling2d({ poolSize: 2 })), shape: [28, 28, 1] },
+  };
+}
+
+/**
+ * Predict time of each README architecture against its vanilla export (built-in layers only) and
+ * its export with `inferenceLayers: true`, same weights and batch, timed alternately; and the
+ * certified bounds of the three (equal within 1e-6).
+ */
+async function benchExport(r, backend) {
+  const onCpu = backend === 'cpu';
+  const batch = onCpu ? 100 : 500;
+  const runs = QUICK ? 3 : onCpu ? 7 : RUNS;
+  r.exportPredict = { batch, runs, models: {} };
+  for (const [name, { model, shape }] of Object.entries(readmeArchitectures())) {
+    compile(model);
+    const { x: xs, y: ys } = randomBatch([64, ...shape], 10, 3);
+    await model.fit(xs, ys, { epochs: 1, batchSize: 32, verbose: 0 });
+    tf.dispose([xs, ys]);
+    const builtin = lip.vanillaExport(model);
+    const inference = lip.vanillaExport(model, { inferenceLayers: true });
+    const x = tf.randomUniform([batch, ...shape], 0, 1, 'float32', 5);
+    const pred = (m) => async () => { const p = m.predict(x, { batchSize: batch }); await p.data(); p.dispose(); };
+    // The built-in L2-pooling export is far slower: a few runs of it suffice.
+    const slow = name === 'cnnGroupSort2L2Pool';
+    const t = await alternate({ lip: pred(model), builtin: pred(builtin), inference: pred(inference) }, slow ? Math.min(runs, 5) : runs, slow ? 1 : WARMUP);
+    const bounds = [model, builtin, inference].map((m) => lip.lipschitzBound(m));
+    r.exportPredict.models[name] = {
+      ms: t,
+      builtinRatio: round(t.builtin / t.lip, 3),
+      inferenceRatio: round(t.inference / t.lip, 3),
+      builtinLayers: builtin.layers.length,
+      inferenceLayers: inference.layers.length,
+      bounds: { lip: bounds[0], builtin: bounds[1], inference: bounds[2] },
+      boundRelativeGap: Math.max(...bounds.map((b) => Math.abs(b - bounds[0]) / bounds[0])),
+    };
+    log(`  export ${name} predict ${batch} ms`, t, `builtin/lip ${r.exportPredict.models[name].builtinRatio} inference/lip ${r.exportPredict.models[name].inferenceRatio}`);
+    [model, builtin, inference].forEach((m) => m.dispose());
+    x.dispose();
+  }
 }
 
 async function benchNormalizers(r, backend) {
@@ -449,7 +505,16 @@ function markdown(res) {
       L.push(`| MLP predict 1,000 inputs, its vanilla export (ms, ${r.predictRuns} runs) | ${r.predictMs.plain} | ${r.predictMs.exported} | ${r.predictExportRatio} | <= 1.02 |`);
     }
     L.push('');
-    for (const k of ['mlp', 'cnn', 'predict', 'normalizers', 'bjorck', 'memory', 'mnist']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
+    if (r.exportPredict) {
+      const e = r.exportPredict;
+      L.push(`Exports of the README architectures: predict ${e.batch} inputs, the tfjs-lip model against \`lip.vanillaExport(model)\` (built-in layers only) and \`lip.vanillaExport(model, {inferenceLayers: true})\` (median ms of ${e.runs} alternate runs, 5 for the built-in L2-pooling export; target: export / model <= 1.05, or the documented alternative; certified bounds of the three within 1e-6):`, '');
+      L.push('| architecture | model ms | built-in export ms | ratio | inference-layers export ms | ratio | largest relative bound gap |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const [name, m] of Object.entries(e.models)) {
+        L.push(`| ${name} | ${m.ms.lip} | ${m.ms.builtin} | ${m.builtinRatio} | ${m.ms.inference} | ${m.inferenceRatio} | ${m.boundRelativeGap.toExponential(1)} |`);
+      }
+      L.push('');
+    }
+    for (const k of ['mlp', 'cnn', 'predict', 'export', 'normalizers', 'bjorck', 'memory', 'mnist']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
     if (r.normalizersMs) {
       L.push('Normalizers alone, cold start, fixed iteration counts (tolerance 1e-30 so that no early exit happens; median ms, tinybench, >= 20 samples; the kernel has singular values in (0, 1)):', '', '| operation | ms |', '| --- | ---: |');
       for (const [k, v] of Object.entries(r.normalizersMs)) L.push(`| ${k} | ${v} |`);
@@ -495,7 +560,7 @@ for (const b of opts.backends.split(',')) {
   await setBackend(b);
   const r = { description: lip.backend.describeBackend ? lip.backend.describeBackend() : { name: b } };
   results.backends[b] = r;
-  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist]];
+  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist]];
   for (const [name, fn] of steps) {
     if (!only.has(name)) continue;
     if (name === 'mnist' && b === 'cpu') { r.fullMnist = 'run on wasm only (cpu: minutes per epoch)'; continue; }

@@ -74,6 +74,28 @@ describe('certifiedSpectralNorm', () => {
     expect(bound).toBeLessThanOrEqual(2.5 * (1 + 1e-6));
   });
 
+  it('clustered top singular values: within 1e-8 of sigma_max, and the same bound for W and W Q (Q orthogonal)', () => {
+    // W = diag(1 - 1e-6 i) on 48 x 48 (the power iteration cannot separate them), then W Q with
+    // Q a product of Givens rotations: same singular values, another iteration path.
+    const k = 48;
+    const w = Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 - 1e-6 * (i / (k + 1)) : 0));
+    const rotated = [...w];
+    for (let j = 0; j + 1 < k; j++) {
+      const [c, s] = [Math.cos(0.7 + j), Math.sin(0.7 + j)];
+      for (let r = 0; r < k; r++) {
+        const [a, b] = [rotated[r * k + j]!, rotated[r * k + j + 1]!];
+        rotated[r * k + j] = c * a - s * b;
+        rotated[r * k + j + 1] = s * a + c * b;
+      }
+    }
+    const bounds = [certifiedSpectralNorm(w, k, k), certifiedSpectralNorm(rotated, k, k)];
+    bounds.forEach((b) => {
+      expect(b).toBeGreaterThanOrEqual(1 - 1e-12);
+      expect(b).toBeLessThanOrEqual(1 + 1e-8);
+    });
+    expect(Math.abs(bounds[0]! - bounds[1]!)).toBeLessThan(1e-8);
+  });
+
   it('zero and non-finite matrices', () => {
     expect(certifiedSpectralNorm([0, 0, 0, 0], 2, 2)).toBe(0);
     expect(certifiedSpectralNorm([1, NaN], 1, 2)).toBe(Infinity);

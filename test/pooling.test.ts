@@ -318,7 +318,7 @@ describe('vanilla export', () => {
     const input = tfl.input({ shape: [4, 4, 1] });
     const out = layer.vanillaExport(input);
     const model = tfl.model({ inputs: input, outputs: out });
-    expect(model.layers.slice(1).map((l) => l.name)).toEqual(['pool_a', 'pool_a_rescale']);
+    expect(model.layers.slice(1).map((l) => l.name)).toEqual(['pool_a', 'pool_a_scale']);
     model.dispose();
   });
 });

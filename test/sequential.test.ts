@@ -1,10 +1,11 @@
 /**
  * lip.sequential: kCoefLip^(1/n) on each of the n Lipschitz layers, strict rejection of layers
- * that can break the bound (with the layer name and the reason), warnings when not strict, and
- * the 1-Lipschitz built-ins that pass.
+ * that can break the bound (with the layer name and the reason), warnings when not strict, the
+ * 1-Lipschitz built-ins that pass, and the refusal of an explicit layer kCoefLip other than its share.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import * as lip from '../src';
 import { LipschitzConfigError } from '../src/errors';
 import { lipschitzBound, sequential } from '../src/model';
 import { spectralDense } from '../src/layers/dense';
@@ -222,5 +223,82 @@ describe('1-Lipschitz built-ins pass', () => {
     // Two Lipschitz layers with share 2: the dense gives 2, TestHalfScale 0.5 * 2 = 1, softmax 1/2 twice.
     expect(lipschitzBound(model)).toBeCloseTo(2 * 1 * 0.5 * 0.5, 12);
     model.dispose();
+  });
+});
+
+describe('an explicit kCoefLip on a layer', () => {
+  /** The message of the LipschitzConfigError `f` throws. */
+  function errorOf(f: () => unknown): string {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(LipschitzConfigError);
+      return (e as Error).message;
+    }
+    throw new Error('expected a LipschitzConfigError');
+  }
+
+  it("spectralDense({kCoefLip: 2}) in lip.sequential({kCoefLip: 1}) is refused, naming the layer, its value and the share", () => {
+    const message = errorOf(() =>
+      sequential({ kCoefLip: 1, layers: [spectralDense({ kCoefLip: 2, units: 3, inputShape: [4], name: 'two' })] }),
+    );
+    expect(message).toBe(
+      "lip.sequential: layer 'two' kCoefLip expected 1, but got 2. The model gives each of its 1 Lipschitz layers " +
+        "kCoefLip^(1/1) = 1 (kCoefLip 1): leave kCoefLip out of these layers (lip.sequential sets it), or change lip.sequential's kCoefLip.",
+    );
+  });
+
+  it('every conflicting layer of every kind is listed; layers left without kCoefLip are not', () => {
+    const message = errorOf(() =>
+      sequential({
+        kCoefLip: 8,
+        layers: [
+          lip.layers.spectralConv2d({ filters: 4, kernelSize: 3, inputShape: [4, 4, 1], kCoefLip: 3, name: 'conv' }),
+          lip.activations.groupSort2({ kCoefLip: 3, name: 'sort' }),
+          lip.layers.scaledL2NormPooling2d({ poolSize: 2, kCoefLip: 3, name: 'pool' }),
+          lip.layers.invertibleDownSampling({ poolSize: 2, kCoefLip: 3, name: 'down' }),
+          tfl.layers.flatten(),
+          lip.layers.frobeniusDense({ units: 3, kCoefLip: 3, name: 'frob' }),
+          lip.activations.maxMin({ name: 'free' }),
+        ],
+      }),
+    );
+    const share = Math.pow(8, 1 / 6);
+    for (const name of ['conv', 'sort', 'pool', 'down', 'frob']) expect(message).toContain(`layer '${name}' kCoefLip expected ${share}, but got 3`);
+    expect(message).not.toContain("'free'");
+    expect(message).toContain(`each of its 6 Lipschitz layers kCoefLip^(1/6) = ${share} (kCoefLip 8)`);
+  });
+
+  it('is accepted when it equals the share (to 1e-12 relative), and the model is then built', () => {
+    const model = sequential({
+      kCoefLip: 8,
+      layers: [
+        spectralDense({ units: 3, inputShape: [4], kCoefLip: 2 }),
+        spectralDense({ units: 3, kCoefLip: 2 * (1 + 1e-13) }),
+        spectralDense({ units: 2 }),
+      ],
+    });
+    for (const layer of model.layers) expect((layer as unknown as { kCoefLip: number }).kCoefLip).toBe(Math.pow(8, 1 / 3));
+    model.dispose();
+    expect(() => sequential({ kCoefLip: 8, layers: [spectralDense({ units: 3, inputShape: [4], kCoefLip: 2 * (1 + 1e-9) }), spectralDense({ units: 2 }), spectralDense({ units: 2 })] })).toThrow(
+      /kCoefLip expected 2, but got 2\.000000002/,
+    );
+  });
+
+  it('a layer rebuilt from its config carries kCoefLip: fine when it equals the new share, refused otherwise', () => {
+    const source = sequential({ kCoefLip: 4, layers: [spectralDense({ units: 3, inputShape: [4], name: 'src_a' }), spectralDense({ units: 2, name: 'src_b' })] });
+    const configs = source.layers.map((l) => ({ ...l.getConfig(), name: `${l.name}_copy` }));
+    source.dispose();
+    const rebuild = () => configs.map((c) => new lip.layers.SpectralDense(c as unknown as lip.layers.SpectralDenseArgs));
+    const same = sequential({ kCoefLip: 4, layers: rebuild() });
+    expect(same.layers.map((l) => (l as unknown as { kCoefLip: number }).kCoefLip)).toEqual([2, 2]);
+    same.dispose();
+    expect(errorOf(() => sequential({ kCoefLip: 9, layers: rebuild() }))).toContain("layer 'src_a_copy' kCoefLip expected 3, but got 2");
+  });
+
+  it('a misspelled lip.sequential option is refused with the closest name', () => {
+    expect(errorOf(() => sequential({ layers: [testFrobeniusDense({ units: 2, inputShape: [3] })], kcoeflip: 2 } as never))).toBe(
+      "lip.sequential: unknown option 'kcoeflip' (did you mean 'kCoefLip'?).",
+    );
   });
 });

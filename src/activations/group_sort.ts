@@ -11,7 +11,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveInt } from '../validation';
+import { materializeChannelMap, PAIR_MIN_MAX, PAIR_SUM_DIFFERENCE, STANDALONE_EXPORT, type ChannelMap } from '../export/channel_map';
+import { InferenceGroupSort } from '../inference';
+import type { ExportContext } from '../layers/base';
+import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
 import { ChannelGroupActivation, LipschitzActivationArgs, singleShape } from './base';
 import { sortGroups } from './sort_ops';
 
@@ -33,6 +36,12 @@ export interface GroupSortArgs extends LipschitzActivationArgs {
 
 /** Options of `GroupSort2` and `FullSort` (their group size is fixed). */
 export type FixedGroupSortArgs = Omit<GroupSortArgs, 'groupSize' | 'n'>;
+
+/**
+ * Option names of the three sorting layers; GroupSort2 and FullSort know `groupSize` and `n` too,
+ * to reject a different group size with a specific message.
+ */
+const GROUP_SORT_OPTIONS = layerOptionNames<GroupSortArgs>({ kCoefLip: true, groupSize: true, n: true, dataFormat: true });
 
 function resolveGroupSize(args: GroupSortArgs): number | null {
   const { groupSize, n } = args;
@@ -58,6 +67,7 @@ export class GroupSort extends ChannelGroupActivation {
   readonly dataFormat: SortDataFormat;
 
   constructor(args: GroupSortArgs = {}) {
+    if (new.target === GroupSort) checkKnownKeys('groupSort', args, GROUP_SORT_OPTIONS);
     super(args);
     this.groupSize = resolveGroupSize(args);
     this.dataFormat = checkOneOf('dataFormat', args.dataFormat ?? 'channelsLast', ['channelsLast'] as const);
@@ -83,39 +93,54 @@ export class GroupSort extends ChannelGroupActivation {
   }
 
   /**
-   * Exact built-in equivalent for groups of 1 (identity) and 2: reshape to `[pairs, 2, 1]`, crop
-   * out the first and the second entry of each pair (`cropping2D`), `minimum` and `maximum`
-   * merges, `concatenate` as `(min, max)`, reshape back (then `rescaling` by `kCoefLip` if it is
-   * not 1). Larger groups have no exact built-in equivalent and are refused.
+   * Exact built-in equivalent for groups of 1 (`rescaling` by `kCoefLip`) and 2. A pair `(a, b)`
+   * is sorted as `M |P (a, b)|_alt`: `P = [[1, 1], [1, -1]] / sqrt(2)` gives `(s, d)`, a built-in
+   * `prelu` with slopes `(1, -1)` gives `(s, |d|)`, and `M = [[1, -1], [1, 1]] / sqrt(2)` gives
+   * `(min, max)`. P and M are orthogonal; `lip.vanillaExport` folds P into the kernel of the
+   * Dense/convolution before and `kCoefLip * M` into the one after when it can (docs/export.md),
+   * so GroupSort2 between two linear layers costs one `prelu`. Larger groups have no exact
+   * built-in equivalent and are refused, unless the export may use inference layers
+   * (`inferenceLayers`), which also take GroupSort2 where its maps would not fold.
    */
-  override vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  override vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
     const dims = this.staticFeatureShape(input);
     const g = this.groupSizeFor(dims[dims.length - 1] as number);
     if (g === 1) {
       return tfl.layers.rescaling({ name: this.name, scale: this.kCoefLip }).apply(input) as tfl.SymbolicTensor;
     }
-    if (g !== 2) {
-      return this.refuseExport(`sorting groups of ${g} needs a sort, which no tfjs built-in layer computes (only groups of 1 or 2 export)`);
+    const minMax: ChannelMap = { scale: this.kCoefLip, pair: PAIR_MIN_MAX };
+    const folds = g === 2 && context.canFoldIntoProducer(input) && context.outputMapFolds(minMax);
+    if (context.inferenceLayers && !folds) {
+      const layer = new InferenceGroupSort({ name: this.name, groupSize: g, scale: this.kCoefLip });
+      return layer.apply(input) as tfl.SymbolicTensor;
     }
-    const size = dims.reduce((p, d) => p * d, 1);
-    const pairs = tfl.layers
-      .reshape({ name: this.name, targetShape: [size / 2, 2, 1] })
-      .apply(input) as tfl.SymbolicTensor;
-    const first = tfl.layers
-      .cropping2D({ name: `${this.name}_first`, cropping: [[0, 0], [0, 1]] })
-      .apply(pairs) as tfl.SymbolicTensor;
-    const second = tfl.layers
-      .cropping2D({ name: `${this.name}_second`, cropping: [[0, 0], [1, 0]] })
-      .apply(pairs) as tfl.SymbolicTensor;
-    const low = tfl.layers.minimum({ name: `${this.name}_min` }).apply([first, second]) as tfl.SymbolicTensor;
-    const high = tfl.layers.maximum({ name: `${this.name}_max` }).apply([first, second]) as tfl.SymbolicTensor;
-    const sorted = tfl.layers
-      .concatenate({ name: `${this.name}_concat`, axis: 2 })
-      .apply([low, high]) as tfl.SymbolicTensor;
-    const restored = tfl.layers
-      .reshape({ name: `${this.name}_restore`, targetShape: dims })
-      .apply(sorted) as tfl.SymbolicTensor;
-    return this.exportScaled(restored, `${this.name}_rescale`);
+    if (g !== 2) {
+      return this.refuseExport(
+        `sorting groups of ${g} needs a sort, which no tfjs built-in layer computes (only groups of 1 or 2 export; ` +
+          'lip.vanillaExport(model, {inferenceLayers: true}) exports it as an inference layer of tfjs-lip/inference)',
+      );
+    }
+    // The first layer built takes this layer's name: the prelu, or the reshape of an emitted P.
+    const folded = context.foldIntoProducer(input, PAIR_SUM_DIFFERENCE);
+    const sumDifference = folded
+      ? input
+      : materializeChannelMap(input, { scale: 1, pair: PAIR_SUM_DIFFERENCE }, `${this.name}_sum_difference`, this.name);
+    const channels = dims[dims.length - 1] as number;
+    const sharedAxes = dims.slice(0, -1).map((_, i) => i + 1);
+    const prelu = tfl.layers.prelu({ name: folded ? this.name : `${this.name}_abs`, ...(sharedAxes.length > 0 ? { sharedAxes } : {}) });
+    const signs = prelu.apply(sumDifference) as tfl.SymbolicTensor;
+    const slopes = tf.tidy(() =>
+      tf.reshape(
+        tf.tensor1d(Array.from({ length: channels }, (_, i) => (i % 2 === 0 ? 1 : -1))),
+        [...sharedAxes.map(() => 1), channels],
+      ),
+    );
+    try {
+      prelu.setWeights([slopes]);
+    } finally {
+      slopes.dispose();
+    }
+    return context.defer(signs, minMax, this.name);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -129,6 +154,7 @@ export class GroupSort2 extends GroupSort {
   static override className = 'GroupSort2';
 
   constructor(args: FixedGroupSortArgs = {}) {
+    if (new.target === GroupSort2) checkKnownKeys('groupSort2', args, GROUP_SORT_OPTIONS);
     rejectFixedGroupSize(args, 2);
     super({ ...args, groupSize: 2, n: undefined });
   }
@@ -146,6 +172,7 @@ export class FullSort extends GroupSort {
   static override className = 'FullSort';
 
   constructor(args: FixedGroupSortArgs = {}) {
+    if (new.target === FullSort) checkKnownKeys('fullSort', args, GROUP_SORT_OPTIONS);
     rejectFixedGroupSize(args, null);
     super({ ...args, groupSize: null, n: undefined });
   }

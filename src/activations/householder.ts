@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf } from '../validation';
+import { checkKnownKeys, checkOneOf, layerOptionNames } from '../validation';
 import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 
 /** Options of `Householder`. */
@@ -28,6 +28,8 @@ export interface HouseholderArgs extends LipschitzActivationArgs {
   dataFormat?: 'channelsLast';
 }
 
+const HOUSEHOLDER_OPTIONS = layerOptionNames<HouseholderArgs>({ kCoefLip: true, initialTheta: true, dataFormat: true });
+
 /** Householder reflection of each channel pair `(x_i, x_{i+C/2})` across a learnable line. */
 export class Householder extends LipschitzActivation {
   static className = 'Householder';
@@ -36,6 +38,7 @@ export class Householder extends LipschitzActivation {
   private theta: tfl.LayerVariable | null = null;
 
   constructor(args: HouseholderArgs = {}) {
+    if (new.target === Householder) checkKnownKeys('householder', args, HOUSEHOLDER_OPTIONS);
     super(args);
     const initial = args.initialTheta ?? Math.PI / 2;
     if (typeof initial !== 'number' || !Number.isFinite(initial)) {

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveInt } from '../validation';
+import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
 import { ChannelGroupActivation, Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 import { maxOverGroups } from './sort_ops';
 
@@ -30,12 +30,15 @@ export interface MaxMinArgs extends LipschitzActivationArgs {
   dataFormat?: MaxMinDataFormat;
 }
 
+const MAX_MIN_OPTIONS = layerOptionNames<MaxMinArgs>({ kCoefLip: true, dataFormat: true });
+
 /** `kCoefLip * concat([relu(x), relu(-x)], channelAxis)`: doubles the channels. */
 export class MaxMin extends LipschitzActivation {
   static className = 'MaxMin';
   readonly dataFormat: MaxMinDataFormat;
 
   constructor(args: MaxMinArgs = {}) {
+    if (new.target === MaxMin) checkKnownKeys('maxMin', args, MAX_MIN_OPTIONS);
     super(args);
     this.dataFormat = checkOneOf('dataFormat', args.dataFormat ?? 'channelsLast', ['channelsLast', 'channelsFirst'] as const);
   }
@@ -67,19 +70,19 @@ export class MaxMin extends LipschitzActivation {
   }
 
   /**
-   * Exact built-in equivalent: `rescaling(k)` then `reLU`, `rescaling(-k)` then `reLU`, and
-   * `concatenate` on the channel axis (`relu(k x) = k relu(x)` exactly for k > 0).
+   * Exact built-in equivalent: `relu(concatenate([k x, -k x]))` on the channel axis, as a
+   * `rescaling(-k)` (named as this layer; and `rescaling(k)` when k is not 1), a `concatenate`
+   * and a `reLU`
+   * (`relu(k x) = k relu(x)` exactly for k > 0). `lip.lipschitzBound` recognizes the pattern
+   * (bound k, not the sqrt(2) k of its parts).
    */
   override vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
     const axis = this.channelAxis(input.shape.length);
-    const positive = tfl.layers.rescaling({ name: this.name, scale: this.kCoefLip }).apply(input) as tfl.SymbolicTensor;
-    const negative = tfl.layers
-      .rescaling({ name: `${this.name}_negate`, scale: -this.kCoefLip })
-      .apply(input) as tfl.SymbolicTensor;
-    const relued = [positive, negative].map(
-      (t, i) => tfl.layers.reLU({ name: `${this.name}_relu${i}` }).apply(t) as tfl.SymbolicTensor,
-    );
-    return tfl.layers.concatenate({ name: `${this.name}_concat`, axis }).apply(relued) as tfl.SymbolicTensor;
+    const k = this.kCoefLip;
+    const negative = tfl.layers.rescaling({ name: this.name, scale: -k }).apply(input) as tfl.SymbolicTensor;
+    const positive = k === 1 ? input : (tfl.layers.rescaling({ name: `${this.name}_scale`, scale: k }).apply(input) as tfl.SymbolicTensor);
+    const both = tfl.layers.concatenate({ name: `${this.name}_concat`, axis }).apply([positive, negative]) as tfl.SymbolicTensor;
+    return tfl.layers.reLU({ name: `${this.name}_relu` }).apply(both) as tfl.SymbolicTensor;
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -94,12 +97,15 @@ export interface MaxOutArgs extends LipschitzActivationArgs {
   numUnits: number;
 }
 
+const MAX_OUT_OPTIONS = layerOptionNames<MaxOutArgs>({ kCoefLip: true, numUnits: true });
+
 /** `kCoefLip * max` over each of `numUnits` groups of contiguous channels (last axis). */
 export class MaxOut extends ChannelGroupActivation {
   static className = 'MaxOut';
   readonly numUnits: number;
 
   constructor(args: MaxOutArgs) {
+    if (new.target === MaxOut) checkKnownKeys('maxOut', args, MAX_OUT_OPTIONS);
     super(args ?? ({} as MaxOutArgs));
     this.numUnits = checkPositiveInt('numUnits', args?.numUnits);
   }

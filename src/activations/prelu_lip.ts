@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
+import { checkKnownKeys, layerOptionNames } from '../validation';
 import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 
 /** Options of `PReLULip`. */
@@ -20,6 +21,8 @@ export interface PReLULipArgs extends LipschitzActivationArgs {
   /** Axes (1-based, batch excluded, as in tfjs `prelu`) along which one slope is shared. */
   sharedAxes?: number | number[] | null;
 }
+
+const PRELU_LIP_OPTIONS = layerOptionNames<PReLULipArgs>({ kCoefLip: true, initialAlpha: true, sharedAxes: true });
 
 function resolveSharedAxes(value: unknown): number[] | null {
   if (value === undefined || value === null) return null;
@@ -38,6 +41,7 @@ export class PReLULip extends LipschitzActivation {
   private alpha: tfl.LayerVariable | null = null;
 
   constructor(args: PReLULipArgs = {}) {
+    if (new.target === PReLULip) checkKnownKeys('pReLULip', args, PRELU_LIP_OPTIONS);
     super(args);
     const initial = args.initialAlpha ?? 0;
     if (typeof initial !== 'number' || !Number.isFinite(initial) || Math.abs(initial) > this.kCoefLip) {

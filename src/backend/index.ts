@@ -3,7 +3,12 @@
  * backend with tfjs-lip's gradient kernels, else the pure-JS cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkKnownKeys, optionNames } from '../validation';
 import { registerWasmGradientKernels } from './wasm_kernels';
+import { withProcessStateKept } from './process_handlers';
+
+export { restoreProcessHandlers } from './process_handlers';
+export { requireBackend } from './require_backend';
 
 export {
   registerWasmGradientKernels,
@@ -71,9 +76,11 @@ async function trySetBackend(name: string): Promise<boolean> {
  * Activates the fastest backend available and returns its name:
  * `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` can be loaded
  * (optional peer dependencies), else `wasm` (with {@link registerWasmGradientKernels} applied,
- * so convolutions can be trained), else `cpu`. Awaits `tf.ready()`.
+ * so convolutions can be trained, and the process-wide error listeners of its emscripten runtime
+ * removed, see {@link restoreProcessHandlers}), else `cpu`. Awaits `tf.ready()`.
  */
 export async function useFastest(options: UseFastestOptions = {}): Promise<string> {
+  checkKnownKeys('useFastest', options, optionNames<UseFastestOptions>({ native: true, wasm: true }));
   if (options.native ?? true) {
     for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
       if (optionalRequire(pkg) != null && (await trySetBackend('tensorflow'))) return 'tensorflow';
@@ -82,7 +89,8 @@ export async function useFastest(options: UseFastestOptions = {}): Promise<strin
   if (options.wasm ?? true) {
     if (tf.findBackendFactory('wasm') != null || optionalRequire('@tensorflow/tfjs-backend-wasm') != null) {
       registerWasmGradientKernels();
-      if (await trySetBackend('wasm')) return 'wasm';
+      // The emscripten runtime turns every later uncaught error into an exit with code 7.
+      if (await withProcessStateKept(() => trySetBackend('wasm'))) return 'wasm';
     }
   }
   if (tf.findBackendFactory('cpu') == null) optionalRequire('@tensorflow/tfjs-backend-cpu');

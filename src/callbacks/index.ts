@@ -7,13 +7,15 @@
  * - `monitorCallback`: records the smallest and largest singular values of each monitored layer's
  *   normalized kernel W-bar (or raw kernel), reshaped to [-1, units], in float64;
  * - `lossParamScheduler`: changes a parameter of the loss (alpha, tau, minMargin, ...) by epoch
- *   or by step.
+ *   or by step;
+ * - `terminateOnNaN`: stops training at the first NaN/infinite batch loss and makes `fit` reject
+ *   with an error naming the epoch and the batch (terminate_on_nan.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
 import { isCondensable } from '../layers/base';
-import { checkBoolean, checkOneOf } from '../validation';
+import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../validation';
 import { rowsOf, singularValueRange } from '../evaluation/svd';
 
 type Logs = tfl.Logs;
@@ -52,6 +54,8 @@ export interface CondenseCallbackArgs {
   onBatch?: boolean;
 }
 
+const CONDENSE_CALLBACK_OPTIONS = optionNames<CondenseCallbackArgs>({ onEpoch: true, onBatch: true });
+
 /**
  * Overwrites the kernel of every Condensable layer with its normalized weights W-bar.
  * Warning (DEEL-LIP): rewriting the kernel may disturb an optimizer with momentum.
@@ -62,6 +66,7 @@ export class CondenseCallback extends tfl.Callback {
 
   constructor(args: CondenseCallbackArgs = {}) {
     super();
+    checkKnownKeys('condenseCallback', args, CONDENSE_CALLBACK_OPTIONS);
     this.onEpoch = checkBoolean('onEpoch', args.onEpoch ?? true);
     this.onBatch = checkBoolean('onBatch', args.onBatch ?? false);
   }
@@ -123,6 +128,16 @@ export interface MonitorCallbackArgs {
   /** Add `<layer>_<target>_sv_min` / `_sv_max` entries to the epoch logs (so to fit's history). Default true. */
   addToLogs?: boolean;
 }
+
+const MONITOR_CALLBACK_OPTIONS = optionNames<MonitorCallbackArgs>({
+  layerNames: true,
+  monitoredLayers: true,
+  target: true,
+  onEpoch: true,
+  onBatch: true,
+  verbose: true,
+  addToLogs: true,
+});
 
 /** Property names, then weight names, under which each target is looked up. */
 const TARGET_FIELDS: Record<MonitorTarget, { props: string[]; weights: string[] }> = {
@@ -195,6 +210,7 @@ export class MonitorCallback extends tfl.Callback {
 
   constructor(args: MonitorCallbackArgs = {}) {
     super();
+    checkKnownKeys('monitorCallback', args, MONITOR_CALLBACK_OPTIONS);
     const names = args.layerNames ?? args.monitoredLayers;
     if (names !== undefined && (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))) {
       configError('layerNames', 'an array of layer names', names);
@@ -327,6 +343,15 @@ export interface LossParamSchedulerArgs {
   loss?: unknown;
 }
 
+const LOSS_PARAM_SCHEDULER_OPTIONS = optionNames<LossParamSchedulerArgs>({
+  param: true,
+  schedule: true,
+  xp: true,
+  fp: true,
+  step: true,
+  loss: true,
+});
+
 /** Linear interpolation of (xp, fp) at x, clamped to the end values (numpy.interp). */
 export function interpolate(x: number, xp: number[], fp: number[]): number {
   const n = xp.length;
@@ -374,6 +399,7 @@ export class LossParamScheduler extends tfl.Callback {
 
   constructor(args: LossParamSchedulerArgs) {
     super();
+    checkKnownKeys('lossParamScheduler', args, LOSS_PARAM_SCHEDULER_OPTIONS);
     if (args == null || typeof args.param !== 'string' || args.param.length === 0) {
       configError('param', 'the name of a loss parameter', args?.param);
     }
@@ -452,3 +478,6 @@ export class LossParamScheduler extends tfl.Callback {
 export function lossParamScheduler(args: LossParamSchedulerArgs): LossParamScheduler {
   return new LossParamScheduler(args);
 }
+
+export { terminateOnNaN, TerminateOnNaN, NonFiniteLossError } from './terminate_on_nan';
+export type { TerminateOnNaNArgs } from './terminate_on_nan';

@@ -5,10 +5,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
-import { resolveNormalizationArgs } from '../layers/lipschitz_args';
+import { NORMALIZATION_OPTIONS, resolveNormalizationArgs } from '../layers/lipschitz_args';
 import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../layers/lipschitz_args';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkPositiveFinite } from '../validation';
+import { checkKnownKeys, checkPositiveFinite, serializableOptionNames, TFJS_DESERIALIZATION_OPTIONS } from '../validation';
 
 /** tfjs-layers' Constraint instance type (the class itself is not exported). */
 export type TflConstraint = ReturnType<typeof tfl.constraints.nonNeg>;
@@ -16,6 +16,8 @@ export type TflConstraint = ReturnType<typeof tfl.constraints.nonNeg>;
 /** tfjs-layers' abstract `Constraint` base, reached through a built-in instance (for `instanceof`). */
 const ConstraintBase = Object.getPrototypeOf(tfl.constraints.nonNeg().constructor) as (abstract new () => TflConstraint) &
   Pick<typeof tf.serialization.Serializable, 'fromConfig'>;
+
+const SPECTRAL_CONSTRAINT_OPTIONS: readonly string[] = [...NORMALIZATION_OPTIONS, ...TFJS_DESERIALIZATION_OPTIONS];
 
 /**
  * Sets every singular value of the kernel (reshaped `[-1, lastDim]`) to `kCoefLip`: spectral
@@ -29,6 +31,7 @@ export class SpectralConstraint extends ConstraintBase {
 
   constructor(args: LipschitzNormalizationArgs = {}) {
     super();
+    checkKnownKeys('constraints.spectral', args, SPECTRAL_CONSTRAINT_OPTIONS);
     this.settings = resolveNormalizationArgs(args);
   }
 
@@ -51,6 +54,8 @@ export interface FrobeniusConstraintArgs {
   eps?: number;
 }
 
+const FROBENIUS_CONSTRAINT_OPTIONS = serializableOptionNames<FrobeniusConstraintArgs>({ eps: true });
+
 /** Divides the kernel by its Frobenius norm (plus `eps`). Registered as `'FrobeniusConstraint'`. */
 export class FrobeniusConstraint extends ConstraintBase {
   /** @nocollapse */
@@ -59,6 +64,7 @@ export class FrobeniusConstraint extends ConstraintBase {
 
   constructor(args: FrobeniusConstraintArgs = {}) {
     super();
+    checkKnownKeys('constraints.frobenius', args, FROBENIUS_CONSTRAINT_OPTIONS);
     this.eps = checkPositiveFinite('eps', args.eps ?? 1e-7);
   }
 
@@ -78,6 +84,8 @@ export interface WeightClipConstraintArgs {
   cValue?: number;
 }
 
+const WEIGHT_CLIP_OPTIONS = serializableOptionNames<WeightClipConstraintArgs>({ cValue: true });
+
 /** Clips every weight to `[-cValue, cValue]`. Registered as `'WeightClipConstraint'`. */
 export class WeightClipConstraint extends ConstraintBase {
   /** @nocollapse */
@@ -86,6 +94,7 @@ export class WeightClipConstraint extends ConstraintBase {
 
   constructor(args: WeightClipConstraintArgs = {}) {
     super();
+    checkKnownKeys('constraints.weightClip', args, WEIGHT_CLIP_OPTIONS);
     this.cValue = checkPositiveFinite('cValue', args.cValue ?? 2);
   }
 
@@ -105,6 +114,8 @@ export interface AutoWeightClipConstraintArgs {
   scale?: number;
 }
 
+const AUTO_WEIGHT_CLIP_OPTIONS = serializableOptionNames<AutoWeightClipConstraintArgs>({ scale: true });
+
 /**
  * Clips every weight to `[-c, c]` with `c = 1 / (scale * sqrt(number of elements))`, as DEEL-LIP's
  * `AutoWeightClipConstraint` (note: a larger `scale` clips tighter). Registered as
@@ -117,6 +128,7 @@ export class AutoWeightClipConstraint extends ConstraintBase {
 
   constructor(args: AutoWeightClipConstraintArgs = {}) {
     super();
+    checkKnownKeys('constraints.autoWeightClip', args, AUTO_WEIGHT_CLIP_OPTIONS);
     this.scale = checkPositiveFinite('scale', args.scale ?? 1);
   }
 

@@ -1,7 +1,7 @@
 /** The train/test structure every loader returns, and its construction from raw arrays. */
 import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../errors';
-import { checkOneOf, checkPositiveInt } from '../validation';
+import { checkOneOf, checkPositiveInt, optionNames } from '../validation';
 
 /** Layout of the image tensors: `'flat'` gives [n, rows*cols], `'image'` gives [n, rows, cols, 1]. */
 export type ImageLayout = 'flat' | 'image';
@@ -15,6 +15,9 @@ export interface DatasetOptions {
   /** Keep only the first `testSize` test examples (default: all). */
   testSize?: number;
 }
+
+/** The names of {@link DatasetOptions}. */
+export const DATASET_OPTIONS: readonly string[] = optionNames<DatasetOptions>({ shape: true, trainSize: true, testSize: true });
 
 /** A classification data set split into train and test, as tensors (dispose them when done). */
 export interface Dataset {
@@ -46,9 +49,9 @@ export interface ResolvedDatasetOptions {
 }
 
 /** Validates the common options; throws `LipschitzConfigError` naming the bad one. */
-export function resolveDatasetOptions(options: DatasetOptions | undefined): ResolvedDatasetOptions {
+export function resolveDatasetOptions(options: DatasetOptions | undefined, loader = 'loader'): ResolvedDatasetOptions {
   const opts = options ?? {};
-  if (typeof opts !== 'object') configError('options', 'an object', opts);
+  if (typeof opts !== 'object') configError(`${loader} options`, 'an object such as { shape: \'image\', trainSize: 1000 }', opts);
   return {
     shape: checkOneOf('shape', opts.shape ?? 'flat', ['flat', 'image'] as const),
     trainSize: opts.trainSize === undefined ? undefined : checkPositiveInt('trainSize', opts.trainSize),

@@ -1,6 +1,9 @@
 /** `loadIdx`: MNIST-like data sets from the four standard IDX files of a folder (Node.js only). */
+import { checkKnownKeys } from '../validation';
+import { requireBackend } from '../backend/require_backend';
+import { configError } from '../errors';
 import type { Dataset, DatasetOptions, RawSplit } from './dataset';
-import { keepCount, makeDataset, resolveDatasetOptions } from './dataset';
+import { DATASET_OPTIONS, keepCount, makeDataset, resolveDatasetOptions } from './dataset';
 import { checkImages, checkLabels, findIdxFile, IDX_FILE_NAMES, IdxFormatError, readIdxFile } from './idx';
 
 const NUM_CLASSES = 10;
@@ -42,7 +45,12 @@ async function loadPart(
  * train and test images of different sizes; `LipschitzConfigError` for bad options.
  */
 export async function loadIdx(dir: string, options?: DatasetOptions): Promise<Dataset> {
-  const opts = resolveDatasetOptions(options);
+  if (typeof dir !== 'string' || dir.length === 0) {
+    configError('loadIdx dir', `a folder holding ${Object.values(IDX_FILE_NAMES).join(', ')} (each optionally .gz)`, dir);
+  }
+  checkKnownKeys('loadIdx', options, DATASET_OPTIONS);
+  const opts = resolveDatasetOptions(options, 'loadIdx');
+  requireBackend('loadIdx');
   const train = await loadPart(dir, IDX_FILE_NAMES.trainImages, IDX_FILE_NAMES.trainLabels, 'trainSize', opts.trainSize);
   const test = await loadPart(dir, IDX_FILE_NAMES.testImages, IDX_FILE_NAMES.testLabels, 'testSize', opts.testSize);
   if (train.rows !== test.rows || train.cols !== test.cols) {

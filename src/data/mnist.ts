@@ -14,8 +14,10 @@
  * The package stores pixels already scaled to [0, 1] (rounded to 3 decimals).
  */
 import { configError } from '../errors';
+import { checkKnownKeys, optionNames } from '../validation';
+import { requireBackend } from '../backend/require_backend';
 import type { Dataset, DatasetOptions, RawSplit } from './dataset';
-import { keepCount, makeDataset, resolveDatasetOptions } from './dataset';
+import { DATASET_OPTIONS, keepCount, makeDataset, resolveDatasetOptions } from './dataset';
 import { hiddenRequire } from './node';
 
 /** Options of {@link loadMnist}. */
@@ -27,6 +29,8 @@ export interface MnistOptions extends DatasetOptions {
    */
   mnistPackage?: unknown;
 }
+
+const MNIST_OPTIONS = [...DATASET_OPTIONS, ...optionNames<Omit<MnistOptions, keyof DatasetOptions>>({ mnistPackage: true })];
 
 /** Number of the embedded samples per digit that go to train: round(0.8 * count). */
 export function mnistTrainCount(count: number): number {
@@ -100,7 +104,9 @@ function interleave(digits: MnistDigit[], ranges: Array<[number, number]>, keep:
  *   browser bundles).
  */
 export function loadMnist(options?: MnistOptions): Dataset {
-  const opts = resolveDatasetOptions(options);
+  const opts = resolveDatasetOptions(options, 'loadMnist');
+  checkKnownKeys('loadMnist', options, MNIST_OPTIONS);
+  requireBackend('loadMnist');
   const digits = embeddedDigits(options?.mnistPackage);
   const trainRanges = digits.map((d): [number, number] => [0, mnistTrainCount(d.length)]);
   const testRanges = digits.map((d): [number, number] => [mnistTrainCount(d.length), d.length]);

@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
 import { isCondensable, isLipschitzLayer } from '../layers/base';
-import { checkPositiveInt } from '../validation';
+import { checkKnownKeys, checkPositiveInt, optionNames } from '../validation';
 import { singularValueRange, type SingularValueRange } from './svd';
 
 /** Options of `computeLayerSV`. */
@@ -33,6 +33,9 @@ export interface ComputeLayerSVArgs {
   /** Largest side of the Gram matrix to diagonalize (min(rows, cols) of the layer matrix). Default 256. */
   maxGramSize?: number;
 }
+
+const LAYER_SV_OPTIONS = optionNames<ComputeLayerSVArgs>({ inputShape: true, maxGramSize: true });
+const MODEL_SV_OPTIONS = optionNames<Omit<ComputeLayerSVArgs, 'inputShape'>>({ maxGramSize: true });
 
 /** Singular values of one layer: `{min, max}`, `null` when unknown. */
 export type LayerSV = SingularValueRange;
@@ -149,6 +152,7 @@ function looksLinear(f: LinearFn, inputShape: number[]): boolean {
  * when the layer has no linear part this module knows.
  */
 export function layerLinearMatrix(layer: tfl.layers.Layer, args: ComputeLayerSVArgs = {}): { rows: Float64Array[]; nCols: number } | null {
+  checkKnownKeys('layerLinearMatrix', args, LAYER_SV_OPTIONS);
   const className = layer.getClassName();
   if (className === 'Dense' && !isCondensable(layer)) {
     const kernel = layer.getWeights()[0];
@@ -193,6 +197,7 @@ export function layerLinearMatrix(layer: tfl.layers.Layer, args: ComputeLayerSVA
  * rules per layer type). Returns `{min: null, max: null}` for layers it cannot handle.
  */
 export function computeLayerSV(layer: tfl.layers.Layer, args: ComputeLayerSVArgs = {}): LayerSV {
+  checkKnownKeys('computeLayerSV', args, LAYER_SV_OPTIONS);
   const maxGram = checkPositiveInt('maxGramSize', args.maxGramSize ?? 256);
   const className = layer.getClassName();
   const config = layer.getConfig();
@@ -246,6 +251,7 @@ export function computeModelSV(
   model: { layers: tfl.layers.Layer[] },
   args: Omit<ComputeLayerSVArgs, 'inputShape'> = {},
 ): Array<{ name: string } & LayerSV> {
+  checkKnownKeys('computeModelSV', args, MODEL_SV_OPTIONS);
   const out: Array<{ name: string } & LayerSV> = [];
   for (const layer of model.layers) {
     const inner = (layer as unknown as { layers?: unknown }).layers;

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../errors';
-import { checkOneOf, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
 import { topLeftSingularPair } from './svd';
 
 /** A model (anything with a differentiable `apply`, e.g. a tfjs LayersModel) or a function. */
@@ -38,6 +38,16 @@ export interface EvaluateLipConstArgs {
   /** Seed of the random directions. Default 0. */
   seed?: number;
 }
+
+const EVALUATE_LIP_CONST_OPTIONS = optionNames<EvaluateLipConstArgs>({
+  method: true,
+  epsilon: true,
+  numSamples: true,
+  numSteps: true,
+  stepSize: true,
+  batchSize: true,
+  seed: true,
+});
 
 /** Result of `evaluateLipConst`: the best lower bound and each method's value (null if not run). */
 export interface LipConstEstimate {
@@ -155,6 +165,7 @@ function gradientMethod(f: (x: tf.Tensor) => tf.Tensor, x0: tf.Tensor, numSteps:
  * ([n, ...input shape]). See the module comment for the methods. Returns plain numbers.
  */
 export function evaluateLipConst(model: Differentiable, x: tf.Tensor, args: EvaluateLipConstArgs = {}): LipConstEstimate {
+  checkKnownKeys('evaluateLipConst', args, EVALUATE_LIP_CONST_OPTIONS);
   const method = checkOneOf('method', args.method ?? 'both', ['random', 'gradient', 'both'] as const);
   const eps = checkPositiveFinite('epsilon', args.epsilon ?? 1e-2);
   const numSamples = checkPositiveInt('numSamples', args.numSamples ?? 10);

@@ -5,9 +5,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
-import { isCondensable, isLipschitzLayer } from '../layers/base';
-import { ACTIVATION_LIPSCHITZ, TFJS_BUILTIN_CLASS_NAMES } from '../model/bound';
+import { isCondensable, isLipschitzLayer, type ExportContext } from '../layers/base';
+import { ACTIVATION_LIPSCHITZ, lipschitzBound, TFJS_BUILTIN_CLASS_NAMES } from '../model/bound';
+import { checkBoolean, checkKnownKeys, optionNames } from '../validation';
+import { VERSION } from '../version';
 import { evaluateGraph, isContainer, type GraphNode } from '../model/graph';
+import { assertFiniteWeights } from '../model/finite';
+import {
+  composeChannelMaps,
+  foldIntoInput,
+  foldIntoOutput,
+  hasLinearActivation,
+  isFoldableLinear,
+  isIdentityMap,
+  materializeChannelMap,
+  type ChannelMap,
+} from './channel_map';
 
 type Layer = tfl.layers.Layer;
 type Config = Record<string, unknown>;
@@ -82,14 +95,227 @@ function unwrap(output: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.Symbolic
   return Array.isArray(output) ? output : [output];
 }
 
-/** Maps the nodes of a model onto new tensors built from tfjs built-in layers. */
+/**
+ * tfjs-lip layers whose export is one built-in Dense/convolution applied to the layer's input:
+ * a channel map waiting on that input folds into the exported kernel's input channels.
+ */
+const LIP_LINEAR_CLASS_NAMES: ReadonlySet<string> = new Set([
+  'SpectralDense',
+  'FrobeniusDense',
+  'SpectralConv2D',
+  'FrobeniusConv2D',
+  'SpectralConv2DTranspose',
+]);
+
+/**
+ * Layers that commute with a channel map on their input (they act on every channel alike, or
+ * are the identity in inference), so the map can wait until after them. `pairs` says whether a
+ * pair map also commutes (it needs channels on the last axis of input and output).
+ */
+function commutesWith(layer: Layer, map: ChannelMap): boolean {
+  const config = layer.getConfig() as Config;
+  const channelsLast = config.dataFormat === undefined || config.dataFormat === 'channelsLast';
+  switch (layer.getClassName()) {
+    case 'Dropout':
+    case 'SpatialDropout1D':
+    case 'GaussianNoise':
+    case 'GaussianDropout':
+    case 'AlphaDropout':
+      return true;
+    case 'AveragePooling1D':
+    case 'AveragePooling2D':
+    case 'AveragePooling3D':
+    case 'GlobalAveragePooling1D':
+    case 'GlobalAveragePooling2D':
+    case 'ScaledAveragePooling2D':
+    case 'ScaledGlobalAveragePooling2D':
+    case 'ZeroPadding2D':
+    case 'Cropping2D':
+    case 'Flatten':
+      return channelsLast;
+    case 'MaxPooling1D':
+    case 'MaxPooling2D':
+    case 'MaxPooling3D':
+    case 'GlobalMaxPooling1D':
+    case 'GlobalMaxPooling2D':
+      return channelsLast && map.pair === null && map.scale > 0;
+    case 'Reshape': {
+      // Flat order is kept: pairs stay pairs when the new last axis has even length.
+      const target = config.targetShape as number[] | undefined;
+      const last = target?.[target.length - 1];
+      return map.pair === null || (typeof last === 'number' && last % 2 === 0);
+    }
+    default:
+      return false;
+  }
+}
+
+/** A channel map waiting on an exported tensor, and the name its layers get if emitted. */
+interface Deferred {
+  map: ChannelMap;
+  owner: string;
+}
+
+/** How a node treats the channel map waiting on its (single) input. */
+type MapAction = 'absorb' | 'commute' | 'emit';
+
+/** The uses of each symbolic tensor of `model` (nested models included; outputs count too). */
+interface TensorUses {
+  count: Map<number, number>;
+  /** The node that consumes a tensor (the last one seen; only read for tensors used once). */
+  consumer: Map<number, GraphNode>;
+}
+
+function collectUses(model: tfl.LayersModel): TensorUses {
+  const uses: TensorUses = { count: new Map(), consumer: new Map() };
+  const add = (t: tfl.SymbolicTensor) => uses.count.set(t.id, (uses.count.get(t.id) ?? 0) + 1);
+  const seen = new Set<number>();
+  const walk = (container: tfl.LayersModel): void => {
+    container.outputs.forEach(add);
+    for (const layer of container.layers) {
+      if (seen.has(layer.id)) continue;
+      seen.add(layer.id);
+      for (const node of layer.inboundNodes) {
+        node.inputTensors.forEach((t) => {
+          add(t);
+          uses.consumer.set(t.id, node);
+        });
+      }
+      if (isContainer(layer)) walk(layer);
+    }
+  };
+  walk(model);
+  return uses;
+}
+
+/** Options of {@link vanillaExport}. */
+export interface VanillaExportOptions {
+  /**
+   * `false` (default): built-in tfjs layers only. `true`: layers without a fast built-in
+   * equivalent (the L2-norm poolings, GroupSort2 where its maps cannot be folded, GroupSort with
+   * larger groups, FullSort) become the inference layers of `tfjs-lip/inference`, which the
+   * deployment must import before loading the model (docs/export.md, "Inference layers").
+   */
+  inferenceLayers?: boolean;
+}
+
+const VANILLA_EXPORT_OPTIONS = optionNames<VanillaExportOptions>({ inferenceLayers: true });
+
+/**
+ * Maps the nodes of a model onto new tensors built from tfjs built-in layers. Channel maps that
+ * layers defer (GroupSort2's output rotation, the poolings' scales) wait on their tensor until a
+ * Dense/convolution takes them into its kernel; layers that commute with them let them through;
+ * anything else gets them emitted as layers first.
+ */
 class Exporter {
   /** Built-in clones by original layer id (a shared layer stays shared). */
   private readonly clones = new Map<number, Layer>();
   /** tfjs-lip layers already exported (their export cannot be re-applied to a second input). */
   private readonly exported = new Set<number>();
+  /** Channel maps waiting on exported tensors, by tensor id. */
+  private readonly deferred = new Map<number, Deferred>();
+  /** Emitted versions of tensors that had a map waiting, by tensor id. */
+  private readonly emitted = new Map<number, tfl.SymbolicTensor>();
+  private readonly uses: TensorUses;
+  /** The node being exported (its source input decides what may fold into its producer). */
+  private current: GraphNode | null = null;
+
+  readonly context: ExportContext;
+
+  constructor(model: tfl.LayersModel, inferenceLayers: boolean) {
+    this.uses = collectUses(model);
+    this.context = {
+      inferenceLayers,
+      canFoldIntoProducer: (input) => this.canFoldIntoProducer(input),
+      outputMapFolds: (map) => this.outputMapFolds(map),
+      foldIntoProducer: (input, pair) => {
+        if (!this.canFoldIntoProducer(input)) return false;
+        foldIntoOutput(input.sourceLayer, { scale: 1, pair });
+        return true;
+      },
+      defer: (output, map, owner) => {
+        if (!isIdentityMap(map)) this.deferred.set(output.id, { map, owner });
+        return output;
+      },
+    };
+  }
+
+  /** The exported tensor with any map waiting on it applied (emitted once, then reused). */
+  resolve(t: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    const waiting = this.deferred.get(t.id);
+    if (waiting === undefined) return t;
+    let out = this.emitted.get(t.id);
+    if (out === undefined) {
+      out = materializeChannelMap(t, waiting.map, waiting.owner);
+      this.emitted.set(t.id, out);
+    }
+    return out;
+  }
+
+  /** Whether a source tensor feeds exactly one layer call and is not a model output. */
+  private soleUse(t: tfl.SymbolicTensor | undefined): t is tfl.SymbolicTensor {
+    return t !== undefined && this.uses.count.get(t.id) === 1;
+  }
+
+  private canFoldIntoProducer(input: tfl.SymbolicTensor): boolean {
+    const source = this.current?.inputTensors[0];
+    const producer = input.sourceLayer;
+    if (!this.soleUse(source) || this.deferred.has(input.id)) return false;
+    if (source.sourceLayer.inboundNodes.length !== 1 || producer.inboundNodes.length !== 1) return false;
+    return isFoldableLinear(producer) && hasLinearActivation(producer);
+  }
+
+  /** What a (source) layer called once on a tensor with `channels` last-axis entries does with a map on it. */
+  private mapAction(layer: Layer, channels: number | null, map: ChannelMap): MapAction {
+    if (layer.inboundNodes.length !== 1) return 'emit';
+    const className = layer.getClassName();
+    if (LIP_LINEAR_CLASS_NAMES.has(className) || (TFJS_BUILTIN_CLASS_NAMES.has(className) && isFoldableLinear(layer))) {
+      return map.pair === null || (channels ?? 1) % 2 === 0 ? 'absorb' : 'emit';
+    }
+    return commutesWith(layer, map) ? 'commute' : 'emit';
+  }
+
+  private outputMapFolds(map: ChannelMap): boolean {
+    let t = this.current?.outputTensors[0];
+    for (;;) {
+      if (!this.soleUse(t)) return false;
+      const consumer = this.uses.consumer.get(t.id);
+      if (consumer === undefined) return false;
+      const action = this.mapAction(consumer.outboundLayer, t.shape[t.shape.length - 1] ?? null, map);
+      if (action !== 'commute') return action === 'absorb';
+      t = consumer.outputTensors[0];
+    }
+  }
 
   visit = (node: GraphNode, inputs: tfl.SymbolicTensor[]): tfl.SymbolicTensor[] => {
+    this.current = node;
+    const waiting = inputs.length === 1 && inputs[0] !== undefined ? this.deferred.get(inputs[0].id) : undefined;
+    const source = node.inputTensors[0];
+    const action =
+      waiting === undefined || !this.soleUse(source)
+        ? 'emit'
+        : this.mapAction(node.outboundLayer, inputs[0]!.shape[inputs[0]!.shape.length - 1] ?? null, waiting.map);
+    const given = action === 'emit' ? inputs.map((t) => this.resolve(t)) : inputs;
+    const outputs = this.exportNode(node, given);
+    if (waiting === undefined || action === 'emit') return outputs;
+    const output = outputs[0]!;
+    if (action === 'absorb') {
+      const linear = output.sourceLayer;
+      if (!isFoldableLinear(linear) || linear.inboundNodes[0]?.inputTensors[0] !== given[0]) {
+        throw new Error(`vanillaExport: ${layerLabel(node.outboundLayer)} did not export to one linear layer on its input.`);
+      }
+      foldIntoInput(linear, waiting.map);
+      return outputs;
+    }
+    const own = this.deferred.get(output.id);
+    this.deferred.set(output.id, {
+      map: own === undefined ? waiting.map : composeChannelMaps(waiting.map, own.map),
+      owner: own?.owner ?? waiting.owner,
+    });
+    return outputs;
+  };
+
+  private exportNode(node: GraphNode, inputs: tfl.SymbolicTensor[]): tfl.SymbolicTensor[] {
     const layer = node.outboundLayer;
     const single = (): tfl.SymbolicTensor => {
       if (inputs.length !== 1 || inputs[0] === undefined) {
@@ -102,14 +328,14 @@ class Exporter {
         throw new LipschitzConfigError(`vanillaExport: ${layerLabel(layer)} is called more than once; shared tfjs-lip layers cannot be exported.`);
       }
       this.exported.add(layer.id);
-      return [layer.vanillaExport(single())];
+      return [layer.vanillaExport(single(), this.context)];
     }
     if (isLipschitzLayer(layer)) {
       throw new LipschitzConfigError(`vanillaExport: ${layerLabel(layer)} is a tfjs-lip layer that cannot be condensed into tfjs built-in layers.`);
     }
     if (isContainer(layer)) {
       // A nested model is inlined: its layers join the exported graph.
-      return evaluateGraph(layer, inputs, this.visit);
+      return evaluateGraph(layer, inputs, this.visit).map((t) => this.resolve(t));
     }
     if (!TFJS_BUILTIN_CLASS_NAMES.has(layer.getClassName())) {
       throw new LipschitzConfigError(`vanillaExport: ${layerLabel(layer)} is neither a tfjs built-in layer nor a condensable tfjs-lip layer.`);
@@ -129,6 +355,33 @@ class Exporter {
     const output = clone.apply(inputs.length === 1 ? single() : inputs, callArgs) as tfl.SymbolicTensor | tfl.SymbolicTensor[];
     if (fresh) copyWeights(layer, clone);
     return unwrap(output);
+  }
+}
+
+/** What an exported model's `model.json` says about its certificate (`userDefinedMetadata.tfjsLip`). */
+export interface ExportCertificate {
+  /** tfjs-lip version that made the export. */
+  version: string;
+  /** Certified L2 Lipschitz bound of the exported model, computed from the exported graph and weights. */
+  lipschitzBound: number;
+  /** Norm of the bound and of the certified radii. */
+  norm: 'l2';
+  /** How to certify a prediction with the bound. */
+  certificate: string;
+  /** Whether the model needs `tfjs-lip/inference` to load (exported with `inferenceLayers: true`). */
+  inferenceLayers: boolean;
+}
+
+/** The certificate of an exported model, its bound derived from the exported graph itself. */
+function exportCertificate(exported: tfl.LayersModel, inferenceLayers: boolean): ExportCertificate {
+  return {
+    version: VERSION,
+    lipschitzBound: lipschitzBound(exported),
+    norm: 'l2',
+    certificate:
+      'radius(x) = (largest logit - second largest logit) / (sqrt(2) * lipschitzBound): ' +
+      'no L2 perturbation of x smaller than radius(x) changes the predicted class',
+    inferenceLayers,
   };
 }
 
@@ -140,11 +393,26 @@ class Exporter {
  * starts with its InputLayer), independent of `model`: disposing or training either leaves the
  * other unchanged. `model` itself is not modified (it is not condensed).
  *
+ * The export costs no more than the model's own inference: GroupSort2 becomes one `prelu`
+ * whose orthogonal pair maps are folded into the neighbouring Dense/convolution kernels, and the
+ * poolings' scales are folded into the next kernel (docs/export.md). `lip.lipschitzBound` of the
+ * export equals the model's (it recognizes the export's compositions from the graph and the
+ * weights), and the export's `userDefinedMetadata.tfjsLip` (saved in `model.json`) carries that
+ * bound and the certificate formula (`ExportCertificate`).
+ *
+ * With `{inferenceLayers: true}`, layers whose built-in composition is slow or impossible (the
+ * L2-norm poolings, GroupSort with groups > 2) become the inference layers of
+ * `tfjs-lip/inference`, which the deployment then imports.
+ *
  * Throws `LipschitzConfigError` naming the layer for a tfjs-lip layer that is not condensable,
- * a custom layer that is not a tfjs built-in, or an unbuilt model.
+ * a custom layer that is not a tfjs built-in, a non-finite weight, or an unbuilt model.
  */
-export function vanillaExport(model: tfl.LayersModel): tfl.LayersModel {
+export function vanillaExport(model: tfl.LayersModel, options: VanillaExportOptions = {}): tfl.LayersModel {
   if (!isContainer(model)) configError('vanillaExport model', 'a tfjs LayersModel', model);
+  assertFiniteWeights(model, 'vanillaExport');
+  if (typeof options !== 'object' || options === null) configError('vanillaExport options', 'an object {inferenceLayers?}', options);
+  checkKnownKeys('vanillaExport', options, VANILLA_EXPORT_OPTIONS);
+  const inferenceLayers = checkBoolean('inferenceLayers', options.inferenceLayers ?? false);
   if (!Array.isArray(model.outputs) || model.outputs.length === 0) {
     configError('vanillaExport model', 'a built model (give the first layer an inputShape)', model.name);
   }
@@ -156,8 +424,11 @@ export function vanillaExport(model: tfl.LayersModel): tfl.LayersModel {
       name: tensor.sourceLayer.name,
     });
   });
-  const outputs = evaluateGraph(model, inputs, new Exporter().visit);
-  return tfl.model({ inputs, outputs, name: model.name });
+  const exporter = new Exporter(model, inferenceLayers);
+  const outputs = evaluateGraph(model, inputs, exporter.visit).map((t) => exporter.resolve(t));
+  const exported = tfl.model({ inputs, outputs, name: model.name });
+  exported.setUserDefinedMetadata({ tfjsLip: exportCertificate(exported, inferenceLayers) });
+  return exported;
 }
 
 /**

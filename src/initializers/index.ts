@@ -14,6 +14,7 @@ import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_EPS_SPECTRAL, DEFAULT_
 import { configError } from '../errors';
 import { resolveNormalizationArgs } from '../layers/lipschitz_args';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
+import { checkKnownKeys, serializableOptionNames } from '../validation';
 
 /** tfjs-layers' Initializer instance type (the class itself is not exported). */
 export type TflInitializer = ReturnType<typeof tfl.initializers.ones>;
@@ -110,6 +111,16 @@ export interface SpectralInitializerArgs {
   baseInitializer?: unknown;
 }
 
+const SPECTRAL_INITIALIZER_OPTIONS = serializableOptionNames<SpectralInitializerArgs>({
+  epsSpectral: true,
+  epsBjorck: true,
+  betaBjorck: true,
+  kCoefLip: true,
+  maxIterSpectral: true,
+  maxIterBjorck: true,
+  baseInitializer: true,
+});
+
 /**
  * Orthogonal (all singular values `kCoefLip`) kernel initializer, for kernels of any rank seen as
  * `[-1, lastDim]`. Registered as `'SpectralInitializer'`.
@@ -127,6 +138,7 @@ export class SpectralInitializer extends InitializerBase {
 
   constructor(args: SpectralInitializerArgs = {}) {
     super();
+    checkKnownKeys('initializers.spectral', args, SPECTRAL_INITIALIZER_OPTIONS);
     const resolved = resolveNormalizationArgs({
       kCoefLip: args.kCoefLip ?? DEFAULT_K_COEF_LIP,
       epsSpectral: args.epsSpectral ?? DEFAULT_EPS_SPECTRAL,

@@ -13,6 +13,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type * as fsModule from 'fs';
 import type * as pathModule from 'path';
+import { checkKnownKeys, optionNames } from '../validation';
+import { configError } from '../errors';
+import { assertFiniteWeights } from '../model/finite';
+import { checkModelArgument } from '../model/model_argument';
+import { prepareDirectory } from './target_dir';
 
 const MODEL_JSON_FILENAME = 'model.json';
 const WEIGHTS_BINARY_FILENAME = 'weights.bin';
@@ -37,12 +42,16 @@ function nodeBuiltin<T>(id: string): T {
   return req(id) as T;
 }
 
-/** `dir` as a file-system path (a `file://` URL has its scheme removed, as tfjs-node does). */
-function toPath(location: string): string {
-  if (typeof location !== 'string' || location.length === 0) {
-    throw new Error(`lip.io expected a directory path or a file:// URL, but got ${JSON.stringify(location)}.`);
+/**
+ * `location` as a file-system path (a `file://` URL has its scheme removed, as tfjs-node does);
+ * throws `LipschitzConfigError` naming `name` for anything but a non-empty path.
+ */
+function toPath(location: unknown, name: string): string {
+  const path = typeof location === 'string' && location.startsWith(FILE_SCHEME) ? location.slice(FILE_SCHEME.length) : location;
+  if (typeof path !== 'string' || path.length === 0) {
+    configError(name, "a directory path or a file:// URL (e.g. './out')", location);
   }
-  return location.startsWith(FILE_SCHEME) ? location.slice(FILE_SCHEME.length) : location;
+  return path;
 }
 
 /** Bytes per element of a stored weight, or undefined when variable (strings). */
@@ -67,13 +76,22 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Writes one file; an error names it. */
+async function writeNamed(fs: typeof fsModule, file: string, data: Uint8Array | string): Promise<void> {
+  try {
+    await fs.promises.writeFile(file, data);
+  } catch (e) {
+    throw new Error(`lip.io cannot write ${file}: ${describeError(e)}`);
+  }
+}
+
 /** Node file-system IOHandler for `model.save(...)` and `tf.loadLayersModel(...)`. */
 export class FileSystemHandler implements tf.io.IOHandler {
   /** The path given (a directory, or a `.json` file path), without `file://`. */
   readonly path: string;
 
   constructor(location: string) {
-    this.path = toPath(location);
+    this.path = toPath(location, 'fileSystem location');
   }
 
   /** Where model.json lives: `path/model.json`, or `path` itself when it names a `.json` file. */
@@ -90,10 +108,7 @@ export class FileSystemHandler implements tf.io.IOHandler {
     }
     const jsonPath = this.modelJsonPath();
     const dir = path.dirname(jsonPath);
-    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
-      throw new Error(`lip.io cannot save to ${dir}: it exists and is not a directory.`);
-    }
-    await fs.promises.mkdir(dir, { recursive: true });
+    await prepareDirectory(fs, path, dir);
 
     const modelJSON: tf.io.ModelJSON = {
       modelTopology: artifacts.modelTopology ?? {},
@@ -109,8 +124,8 @@ export class FileSystemHandler implements tf.io.IOHandler {
     if (artifacts.initializerSignature != null) modelJSON.initializerSignature = artifacts.initializerSignature;
 
     const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-    await fs.promises.writeFile(path.join(dir, WEIGHTS_BINARY_FILENAME), new Uint8Array(weightData));
-    await fs.promises.writeFile(jsonPath, JSON.stringify(modelJSON), 'utf8');
+    await writeNamed(fs, path.join(dir, WEIGHTS_BINARY_FILENAME), new Uint8Array(weightData));
+    await writeNamed(fs, jsonPath, JSON.stringify(modelJSON));
     return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
   }
 
@@ -205,15 +220,37 @@ export function fileSystem(location: string): FileSystemHandler {
   return new FileSystemHandler(location);
 }
 
-/** Saves `model` as `dir/model.json` + `dir/weights.bin` (the directory is created if needed). */
-export function saveModel(model: tfl.LayersModel, location: string): Promise<tf.io.SaveResult> {
-  return model.save(fileSystem(location));
+/**
+ * Saves `model` as `dir/model.json` + `dir/weights.bin` (the directory is created if needed).
+ * Rejects with an error naming the weight when a weight is NaN or infinite (the model would
+ * predict NaN), and with an error naming the path when the directory cannot be used (a file on
+ * the way, procfs/sysfs, not writable). `model.save(lip.io.fileSystem(dir))` saves without the
+ * weight check.
+ */
+export async function saveModel(model: tfl.LayersModel, location: string): Promise<tf.io.SaveResult> {
+  checkModelArgument('saveModel', model);
+  const handler = new FileSystemHandler(toPath(location, 'saveModel location'));
+  assertFiniteWeights(model, 'saveModel');
+  return model.save(handler);
 }
+
+/** The names of tfjs' `LoadOptions`, checked against its type. */
+const LOAD_OPTIONS = optionNames<tf.io.LoadOptions>({
+  requestInit: true,
+  onProgress: true,
+  fetchFunc: true,
+  strict: true,
+  weightPathPrefix: true,
+  fromTFHub: true,
+  weightUrlConverter: true,
+  streamWeights: true,
+});
 
 /**
  * Loads a LayersModel saved by `saveModel` (or by tfjs-node's `file://` handler). tfjs-lip
  * layers resolve because importing tfjs-lip registers their classes.
  */
 export function loadModel(location: string, options?: tf.io.LoadOptions): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(fileSystem(location), options);
+  checkKnownKeys('loadModel', options, LOAD_OPTIONS);
+  return tfl.loadLayersModel(new FileSystemHandler(toPath(location, 'loadModel location')), options);
 }

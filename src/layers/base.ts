@@ -4,6 +4,39 @@
  * `lip.sequential`, `lip.lipschitzBound`, `lip.condense` and `lip.vanillaExport` rely on.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ChannelMap, PairMatrix } from '../export/channel_map';
+
+/**
+ * What `lip.vanillaExport` offers a layer's export beyond applying built-in layers: folding
+ * channel maps into neighbouring Dense/convolution kernels instead of emitting them as layers
+ * (docs/export.md, "Folding").
+ */
+export interface ExportContext {
+  /**
+   * True when the export may use the inference-only layers of `tfjs-lip/inference` where no
+   * cheap built-in composition exists (`lip.vanillaExport` option `inferenceLayers`).
+   */
+  readonly inferenceLayers: boolean;
+  /** Whether `foldIntoProducer(input, ...)` would fold (nothing is changed). */
+  canFoldIntoProducer(input: tfl.SymbolicTensor): boolean;
+  /**
+   * Whether a map deferred on the output of the layer being exported would end up in a kernel
+   * downstream rather than be emitted as layers.
+   */
+  outputMapFolds(map: ChannelMap): boolean;
+  /**
+   * Folds `pair` into the output channels of the built-in linear layer that produced `input`
+   * (kernel and bias), when that layer has a linear activation and `input` feeds only the layer
+   * being exported; returns whether it did (then `input` carries `pair` applied to its channels).
+   */
+  foldIntoProducer(input: tfl.SymbolicTensor, pair: PairMatrix): boolean;
+  /**
+   * Returns `output` with `map` still to be applied to its last axis: the exporter folds it into
+   * the next Dense/convolution kernel, passes it through layers that commute with it, or emits
+   * it as layers named `${owner}_...` when nothing can take it.
+   */
+  defer(output: tfl.SymbolicTensor, map: ChannelMap, owner: string): tfl.SymbolicTensor;
+}
 
 /** A layer with a certified Lipschitz constant. */
 export interface LipschitzLayer {
@@ -31,9 +64,10 @@ export interface Condensable {
    * Builds tfjs built-in layers computing exactly what this layer computes in inference, applies
    * them to `input` and returns the output. The first layer built takes this layer's name; any
    * further ones take `${name}_<suffix>`. Throws `LipschitzConfigError` naming the layer when no
-   * exact built-in equivalent exists.
+   * exact built-in equivalent exists. With a `context` (given by `lip.vanillaExport`), the layer
+   * may fold maps into its neighbours; without one the result stands alone.
    */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor;
+  vanillaExport(input: tfl.SymbolicTensor, context?: ExportContext): tfl.SymbolicTensor;
 }
 
 /** Run-time test for the `LipschitzLayer` contract. */

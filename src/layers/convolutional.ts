@@ -36,7 +36,8 @@ import {
 } from '../normalizers/conv';
 import { serializeObject } from '../initializers';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkActivation, checkBoolean, checkOneOf, checkPositiveInt } from '../validation';
+import { checkActivation, checkBoolean, checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
+import type { TfjsLayerArgs } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
 import {
   addWBarWeight,
@@ -47,10 +48,14 @@ import {
 } from './kernel_state';
 import {
   type LipschitzNormalizationArgs,
+  NORMALIZATION_OPTION_FLAGS,
+  noteGivenKCoefLip,
   rejectKernelConstraint,
   resolveNormalizationArgs,
   type ResolvedNormalizationArgs,
 } from './lipschitz_args';
+import { checkLayerShapeArgs } from '../input_shape';
+import { requireBackend } from '../backend/require_backend';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
 type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -113,6 +118,37 @@ export interface SpectralConv2DTransposeArgs extends SpectralConv2DArgs {
 }
 
 const PADDINGS: readonly ConvPadding[] = ['same', 'valid'];
+
+/** Own option names of the convolutions (besides tfjs' layer options), checked against the interface. */
+const CONV_OPTION_FLAGS: { [K in Exclude<keyof LipschitzConvBaseArgs, keyof TfjsLayerArgs>]: true } = {
+  filters: true,
+  kernelSize: true,
+  strides: true,
+  padding: true,
+  dataFormat: true,
+  dilationRate: true,
+  activation: true,
+  useBias: true,
+  kernelInitializer: true,
+  biasInitializer: true,
+  kernelRegularizer: true,
+  biasRegularizer: true,
+  activityRegularizer: true,
+  biasConstraint: true,
+  kernelConstraint: true,
+  kCoefLip: true,
+};
+
+const SPECTRAL_CONV2D_OPTIONS = layerOptionNames<SpectralConv2DArgs>({ ...CONV_OPTION_FLAGS, ...NORMALIZATION_OPTION_FLAGS });
+
+/** FrobeniusConv2D also knows the normalization names, to reject them with a specific message. */
+const FROBENIUS_CONV2D_OPTIONS = layerOptionNames<FrobeniusConv2DArgs>({ ...CONV_OPTION_FLAGS, ...NORMALIZATION_OPTION_FLAGS });
+
+const SPECTRAL_CONV2D_TRANSPOSE_OPTIONS = layerOptionNames<SpectralConv2DTransposeArgs>({
+  ...CONV_OPTION_FLAGS,
+  ...NORMALIZATION_OPTION_FLAGS,
+  outputPadding: true,
+});
 
 const SERIALIZABLE_FACTORIES: Record<'initializer' | 'regularizer' | 'constraint', Record<string, (a: never) => unknown>> = {
   initializer: tfl.initializers as unknown as Record<string, (a: never) => unknown>,
@@ -214,6 +250,7 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
   constructor(args: LipschitzConvBaseArgs) {
     const resolved = resolveConvArgs(args);
     super(args);
+    checkLayerShapeArgs(args);
     this.filters = resolved.filters;
     this.kernelSize = resolved.kernelSize;
     this.strides = resolved.strides;
@@ -221,6 +258,7 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
     this.activation = resolved.activation;
     this.useBias = resolved.useBias;
     this.kCoefLip = 1;
+    noteGivenKCoefLip(this, args.kCoefLip);
     this.kernelInitializer =
       resolveSerializable<Initializer>('initializer', 'kernelInitializer', args.kernelInitializer ?? 'glorotUniform') as Initializer;
     this.biasInitializer =
@@ -277,6 +315,7 @@ abstract class LipschitzConvBase extends tfl.layers.Layer implements LipschitzLa
     this.factor = this.computeFactor(h, w);
     this.builtSpatial = [h, w];
     const shape = this.kernelShape(cin);
+    requireBackend(`${this.getClassName()} '${this.name}' (building its weights)`);
     this.kernel = this.addWeight('kernel', shape, 'float32', this.kernelInitializer, this.kernelRegularizer ?? undefined, true);
     if (this.useBias) {
       this.bias = this.addWeight(
@@ -447,6 +486,11 @@ function convOutputSpatial(
 export class SpectralConv2D extends SpectralConvBase {
   static className = 'SpectralConv2D';
 
+  constructor(args: SpectralConv2DArgs) {
+    if (new.target === SpectralConv2D) checkKnownKeys('spectralConv2d', args, SPECTRAL_CONV2D_OPTIONS);
+    super(args);
+  }
+
   protected kernelShape(cin: number): [number, number, number, number] {
     return [this.kernelSize[0], this.kernelSize[1], cin, this.filters];
   }
@@ -474,6 +518,7 @@ export class FrobeniusConv2D extends LipschitzConvBase {
   static className = 'FrobeniusConv2D';
 
   constructor(args: FrobeniusConv2DArgs) {
+    if (new.target === FrobeniusConv2D) checkKnownKeys('frobeniusConv2d', args, FROBENIUS_CONV2D_OPTIONS);
     super(args);
     const unknown = (['epsSpectral', 'epsBjorck', 'betaBjorck', 'maxIterSpectral', 'maxIterBjorck'] as const).find(
       (key) => (args as unknown as Record<string, unknown>)[key] !== undefined,
@@ -518,6 +563,9 @@ export class SpectralConv2DTranspose extends SpectralConvBase {
   static className = 'SpectralConv2DTranspose';
 
   constructor(args: SpectralConv2DTransposeArgs) {
+    if (new.target === SpectralConv2DTranspose) {
+      checkKnownKeys('spectralConv2dTranspose', args, SPECTRAL_CONV2D_TRANSPOSE_OPTIONS);
+    }
     super(args);
     if (args.outputPadding !== undefined && args.outputPadding !== null) {
       configError('outputPadding', 'null (the output size is inferred)', args.outputPadding);

@@ -17,12 +17,15 @@ import { serializeObject, spectral as spectralInitializer, toInitializer, toRegu
 import type { TflInitializer, TflRegularizer } from '../initializers';
 import { orthogonalMatMul, orthogonalMatMulPays } from '../normalizers/orthogonal_matmul';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkActivation, checkBoolean, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { checkActivation, checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, layerOptionNames } from '../validation';
+import type { TfjsLayerArgs } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
 import { addSpectralStateWeights, addWBarWeight, KernelState } from './kernel_state';
 import type { LayerVariable } from './kernel_state';
-import { rejectKernelConstraint, resolveNormalizationArgs } from './lipschitz_args';
+import { NORMALIZATION_OPTION_FLAGS, noteGivenKCoefLip, rejectKernelConstraint, resolveNormalizationArgs } from './lipschitz_args';
 import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from './lipschitz_args';
+import { checkLayerShapeArgs } from '../input_shape';
+import { requireBackend } from '../backend/require_backend';
 
 type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
@@ -67,6 +70,25 @@ export interface FrobeniusDenseArgs extends LipschitzDenseArgs {
    */
   disjointNeurons?: boolean;
 }
+
+/** Own option names of the dense layers (besides tfjs' layer options), checked against the interface. */
+const DENSE_OPTION_FLAGS: { [K in Exclude<keyof LipschitzDenseArgs, keyof TfjsLayerArgs>]: true } = {
+  units: true,
+  activation: true,
+  useBias: true,
+  kernelInitializer: true,
+  biasInitializer: true,
+  kernelRegularizer: true,
+  biasRegularizer: true,
+  activityRegularizer: true,
+  biasConstraint: true,
+  kernelConstraint: true,
+  inputDim: true,
+};
+
+const SPECTRAL_DENSE_OPTIONS = layerOptionNames<SpectralDenseArgs>({ ...DENSE_OPTION_FLAGS, ...NORMALIZATION_OPTION_FLAGS });
+
+const FROBENIUS_DENSE_OPTIONS = layerOptionNames<FrobeniusDenseArgs>({ ...DENSE_OPTION_FLAGS, kCoefLip: true, disjointNeurons: true });
 
 /** Applies a 1-Lipschitz activation identifier, with tfjs-layers' formulas. */
 export function applyActivation(name: string, x: tf.Tensor): tf.Tensor {
@@ -136,11 +158,13 @@ abstract class LipschitzDenseBase extends tfl.layers.Layer implements LipschitzL
       layerArgs.batchInputShape = [args.batchSize ?? null, args.inputDim];
     }
     super(layerArgs);
+    checkLayerShapeArgs(args);
     this.units = checkPositiveInt('units', args.units);
     this.activation = checkActivation('activation', args.activation);
     this.useBias = checkBoolean('useBias', args.useBias ?? true);
     rejectKernelConstraint(args.kernelConstraint);
     this.kCoef = checkPositiveFinite('kCoefLip', kCoefLip);
+    noteGivenKCoefLip(this, (args as { kCoefLip?: unknown }).kCoefLip);
     this.kernelInitializer = toInitializer('kernelInitializer', args.kernelInitializer, () => spectralInitializer());
     this.biasInitializer = toInitializer('biasInitializer', args.biasInitializer, () => tfl.initializers.zeros());
     this.kernelRegularizer = toRegularizer('kernelRegularizer', args.kernelRegularizer);
@@ -183,6 +207,7 @@ abstract class LipschitzDenseBase extends tfl.layers.Layer implements LipschitzL
     if (inputLastDim == null) configError('inputShape', 'a known last dimension', shape);
     const kernelShape = [inputLastDim, this.units];
     if (this.kernel == null) {
+      requireBackend(`${this.getClassName()} '${this.name}' (building its weights)`);
       this.kernel = this.addWeight('kernel', kernelShape, 'float32', this.kernelInitializer, this.kernelRegularizer ?? undefined, true);
       if (this.useBias) {
         this.bias = this.addWeight(
@@ -296,6 +321,7 @@ export class SpectralDense extends LipschitzDenseBase {
   readonly maxIterBjorck: number;
 
   constructor(args: SpectralDenseArgs) {
+    if (new.target === SpectralDense) checkKnownKeys('spectralDense', args, SPECTRAL_DENSE_OPTIONS);
     const resolved: ResolvedNormalizationArgs = resolveNormalizationArgs(args ?? {});
     super(args, resolved.kCoefLip);
     this.epsSpectral = resolved.epsSpectral;
@@ -381,6 +407,7 @@ export class FrobeniusDense extends LipschitzDenseBase {
   readonly disjointNeurons: boolean;
 
   constructor(args: FrobeniusDenseArgs) {
+    if (new.target === FrobeniusDense) checkKnownKeys('frobeniusDense', args, FROBENIUS_DENSE_OPTIONS);
     super(args, (args ?? ({} as FrobeniusDenseArgs)).kCoefLip ?? 1);
     this.disjointNeurons = checkBoolean('disjointNeurons', args.disjointNeurons ?? true);
   }

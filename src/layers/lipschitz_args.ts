@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_ITER_SPECTRAL,
 } from '../defaults';
 import { configError } from '../errors';
-import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
 
 /** Options of the spectral/Björck normalization, in DEEL-LIP's names. */
 export interface LipschitzNormalizationArgs {
@@ -59,3 +59,33 @@ export function rejectKernelConstraint(value: unknown): void {
     configError('kernelConstraint', 'none (the layer normalizes its own kernel)', value);
   }
 }
+
+/** `kCoefLip` values given explicitly at construction, by layer (see {@link noteGivenKCoefLip}). */
+const givenKCoefLip = new WeakMap<object, number>();
+
+/**
+ * Records the `kCoefLip` a layer was constructed with, when one was given (`lip.sequential` then
+ * requires it to equal the share the model gives the layer). A layer rebuilt from its config
+ * (`fromConfig`) counts as given, since `getConfig()` always writes `kCoefLip`.
+ */
+export function noteGivenKCoefLip(layer: object, value: unknown): void {
+  if (typeof value === 'number') givenKCoefLip.set(layer, value);
+}
+
+/** The `kCoefLip` a layer was constructed with, or `undefined` when it was left out. */
+export function givenKCoefLipOf(layer: object): number | undefined {
+  return givenKCoefLip.get(layer);
+}
+
+/** The names of {@link LipschitzNormalizationArgs}, as flags (for the layers' option lists). */
+export const NORMALIZATION_OPTION_FLAGS: { readonly [K in keyof LipschitzNormalizationArgs]-?: true } = {
+  kCoefLip: true,
+  epsSpectral: true,
+  epsBjorck: true,
+  betaBjorck: true,
+  maxIterSpectral: true,
+  maxIterBjorck: true,
+};
+
+/** The names of {@link LipschitzNormalizationArgs}. */
+export const NORMALIZATION_OPTIONS: readonly string[] = optionNames<LipschitzNormalizationArgs>(NORMALIZATION_OPTION_FLAGS);

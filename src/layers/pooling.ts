@@ -20,8 +20,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_EPS_GRAD_SQRT, DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveFinite, checkPositiveIntPair } from '../validation';
-import type { Condensable, LipschitzLayer } from './base';
+import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveIntPair, layerOptionNames } from '../validation';
+import { STANDALONE_EXPORT } from '../export/channel_map';
+import { InferenceL2NormPooling2D } from '../inference';
+import type { Condensable, ExportContext, LipschitzLayer } from './base';
+import { noteGivenKCoefLip } from './lipschitz_args';
+import { checkLayerShapeArgs } from '../input_shape';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
 type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -65,6 +69,28 @@ export interface ScaledGlobalL2NormPooling2DArgs extends ScaledGlobalPooling2DAr
   /** Offset in the square root's gradient `dy / (2 (sqrt(y) + eps))`, > 0 (default 1e-6). */
   epsGradSqrt?: number;
 }
+
+const SCALED_POOLING_OPTIONS = layerOptionNames<ScaledPooling2DArgs>({
+  poolSize: true,
+  strides: true,
+  padding: true,
+  dataFormat: true,
+  kCoefLip: true,
+});
+const SCALED_L2_NORM_POOLING_OPTIONS = layerOptionNames<ScaledL2NormPooling2DArgs>({
+  poolSize: true,
+  strides: true,
+  padding: true,
+  dataFormat: true,
+  kCoefLip: true,
+  epsGradSqrt: true,
+});
+const SCALED_GLOBAL_POOLING_OPTIONS = layerOptionNames<ScaledGlobalPooling2DArgs>({ dataFormat: true, kCoefLip: true });
+const SCALED_GLOBAL_L2_NORM_POOLING_OPTIONS = layerOptionNames<ScaledGlobalL2NormPooling2DArgs>({
+  dataFormat: true,
+  kCoefLip: true,
+  epsGradSqrt: true,
+});
 
 /** Validates poolSize / strides / padding of the windowed poolings. */
 function resolveWindow(args: ScaledPooling2DArgs): [number, number] {
@@ -146,8 +172,10 @@ abstract class ScaledPoolingBase extends tfl.layers.Layer implements LipschitzLa
 
   constructor(args: ScaledGlobalPooling2DArgs) {
     super(args);
+    checkLayerShapeArgs(args);
     this.dataFormat = resolveDataFormat(args.dataFormat);
     this.kCoef = checkPositiveFinite('kCoefLip', args.kCoefLip ?? DEFAULT_K_COEF_LIP);
+    noteGivenKCoefLip(this, args.kCoefLip);
     this.inputSpec = [{ ndim: 4 }];
   }
 
@@ -169,7 +197,13 @@ abstract class ScaledPoolingBase extends tfl.layers.Layer implements LipschitzLa
   /** Poolings have no weights: nothing to condense. */
   condense(): void {}
 
-  abstract vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor;
+  abstract vanillaExport(input: tfl.SymbolicTensor, context?: ExportContext): tfl.SymbolicTensor;
+
+  /** The `tfjs-lip/inference` layer computing this L2-norm pooling (`poolSize` null: global). */
+  protected inferenceExport(input: tfl.SymbolicTensor, poolSize: [number, number] | null): tfl.SymbolicTensor {
+    const layer = new InferenceL2NormPooling2D({ name: this.name, poolSize, scale: this.kCoefLip, dataFormat: this.dataFormat });
+    return layer.apply(input) as tfl.SymbolicTensor;
+  }
 
   protected requireBuilt(): void {
     if (!this.built) {
@@ -232,6 +266,7 @@ export class ScaledAveragePooling2D extends ScaledWindowPoolingBase {
   static className = 'ScaledAveragePooling2D';
 
   constructor(args: ScaledPooling2DArgs = {}) {
+    if (new.target === ScaledAveragePooling2D) checkKnownKeys('scaledAveragePooling2d', args, SCALED_POOLING_OPTIONS);
     super(args);
   }
 
@@ -244,8 +279,11 @@ export class ScaledAveragePooling2D extends ScaledWindowPoolingBase {
     });
   }
 
-  /** `averagePooling2d` then `rescaling` by `sqrt(ph*pw) * kCoefLip`. */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  /**
+   * `averagePooling2d`, then the scale `sqrt(ph*pw) * kCoefLip`: folded by `lip.vanillaExport`
+   * into the next Dense/convolution kernel when it can, else a `rescaling` (`${name}_scale`).
+   */
+  vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
     const pooled = tfl.layers
       .averagePooling2d({
         name: this.name,
@@ -255,51 +293,71 @@ export class ScaledAveragePooling2D extends ScaledWindowPoolingBase {
         dataFormat: this.dataFormat,
       })
       .apply(input) as tfl.SymbolicTensor;
-    return tfl.layers
-      .rescaling({ name: `${this.name}_rescale`, scale: this.correctiveCoefficient() * this.kCoefLip })
-      .apply(pooled) as tfl.SymbolicTensor;
+    const scale = this.correctiveCoefficient() * this.kCoefLip;
+    // A channel map acts on the last axis: channels-first output gets its rescaling at once.
+    const target = this.dataFormat === 'channelsLast' ? context : STANDALONE_EXPORT;
+    return target.defer(pooled, { scale, pair: null }, this.name);
   }
 }
 tf.serialization.registerClass(ScaledAveragePooling2D);
 
 /**
- * Builds, on a symbolic tensor (batch, ..., window entries) of rank <= 4,
- * the built-in composition `kCoefLip * sqrt(sum of squares over the last axis)`:
- * layer normalization of `[v, -v]` (zero mean, variance `s/n`) gives `[v, -v] / sqrt(s/n + eps)`;
- * multiplying by `[v, -v]` and summing with a constant dense kernel `k / (2 sqrt(n))` yields
- * `k * s / sqrt(s + n*eps)`, i.e. `k * sqrt(s)` up to float32 rounding (eps = 1e-30); the result
- * is reshaped to `outShape`.
+ * Offset c of the exported norm `sqrt(||x||^2 + c^2) - c`: it keeps the layer normalization's
+ * variance positive (an all-zero window stays exactly 0), changes the output by less than c, and
+ * leaves the map 1-Lipschitz (docs/pooling.md).
  */
-function exportL2OverLastAxis(
-  name: string,
-  windows: tfl.SymbolicTensor,
-  n: number,
-  kCoefLip: number,
-  outShape: number[],
-): tfl.SymbolicTensor {
-  const negated = tfl.layers.rescaling({ name: `${name}_negate`, scale: -1 }).apply(windows) as tfl.SymbolicTensor;
-  const both = tfl.layers
-    .concatenate({ name: `${name}_symmetrize`, axis: -1 })
-    .apply([windows, negated]) as tfl.SymbolicTensor;
-  const normalized = tfl.layers
-    .layerNormalization({ name: `${name}_normalize`, axis: -1, epsilon: L2_EXPORT_EPSILON, center: false, scale: false })
-    .apply(both) as tfl.SymbolicTensor;
-  const products = tfl.layers.multiply({ name: `${name}_square` }).apply([both, normalized]) as tfl.SymbolicTensor;
-  const coef = kCoefLip / (2 * Math.sqrt(n));
-  const summed = tfl.layers
-    .dense({
-      name: `${name}_sum`,
-      units: 1,
-      useBias: false,
-      kernelInitializer: tfl.initializers.constant({ value: coef }),
-      trainable: false,
-    })
-    .apply(products) as tfl.SymbolicTensor;
-  return tfl.layers.reshape({ name: `${name}_squeeze`, targetShape: outShape }).apply(summed) as tfl.SymbolicTensor;
+export const L2_EXPORT_OFFSET = 1e-12;
+
+/**
+ * The `n + 1` Helmert columns of length `n + 2`: orthonormal and orthogonal to the all-ones
+ * vector, so `v = Q (x, c)` has mean 0 and `||v|| = ||(x, c)||`. Column `i` is
+ * `(1, ..., 1, -(i+1), 0, ..., 0) / sqrt((i+1)(i+2))` with i+1 ones.
+ */
+export function helmertColumns(n: number): Float64Array[] {
+  const m = n + 2;
+  return Array.from({ length: n + 1 }, (_, i) => {
+    const k = i + 1;
+    const column = new Float64Array(m);
+    const norm = Math.sqrt(k * (k + 1));
+    for (let j = 0; j < k; j++) column[j] = 1 / norm;
+    column[k] = -k / norm;
+    return column;
+  });
 }
 
-/** Epsilon of the exported layer normalization: negligible against any float32 sum of squares. */
-const L2_EXPORT_EPSILON = 1e-30;
+/**
+ * Built-in composition of `kCoefLip * (sqrt(||x||^2 + c^2) - c)` per group, from `v = Q (x, c)`
+ * on the last axis (m = n + 2 entries, see `helmertColumns`): a layer normalization without
+ * epsilon, centre or scale gives `v / sqrt(var)` with `var = ||v||^2 / m`; multiplying by `v`
+ * and summing with a constant `dense` kernel `k / sqrt(m)` gives `k ||(x, c)||`, and its bias
+ * `-k c`. `lip.lipschitzBound` recognizes the pattern: `k` times the bound of `v`.
+ */
+function exportEmbeddedNorm(name: string, embedded: tfl.SymbolicTensor, m: number, kCoefLip: number, outShape: number[]): tfl.SymbolicTensor {
+  const normalized = tfl.layers
+    .layerNormalization({ name: `${name}_normalize`, axis: -1, epsilon: 0, center: false, scale: false })
+    .apply(embedded) as tfl.SymbolicTensor;
+  const products = tfl.layers.multiply({ name: `${name}_square` }).apply([embedded, normalized]) as tfl.SymbolicTensor;
+  const sum = tfl.layers.dense({ name: `${name}_sum`, units: 1, trainable: false });
+  const summed = sum.apply(products) as tfl.SymbolicTensor;
+  setConstantWeights(sum, [
+    { shape: [m, 1], value: () => kCoefLip / Math.sqrt(m) },
+    { shape: [1], value: () => -kCoefLip * L2_EXPORT_OFFSET },
+  ]);
+  return tfl.layers.reshape({ name: `${name}_restore`, targetShape: outShape }).apply(summed) as tfl.SymbolicTensor;
+}
+
+/** Loads a built layer with weights given entry by entry (float64 values rounded once). */
+function setConstantWeights(layer: tfl.layers.Layer, specs: Array<{ shape: number[]; value: (index: number) => number }>): void {
+  const tensors = specs.map(({ shape, value }) => {
+    const size = shape.reduce((p, d) => p * d, 1);
+    return tf.tensor(Float32Array.from({ length: size }, (_, i) => value(i)), shape, 'float32');
+  });
+  try {
+    layer.setWeights(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
 
 function staticDims(layer: tfl.layers.Layer, input: tfl.SymbolicTensor, format: PoolingDataFormat): [number, number, number] {
   const { h, w, c } = spatial(input.shape, format);
@@ -321,6 +379,7 @@ export class ScaledL2NormPooling2D extends ScaledWindowPoolingBase {
   readonly epsGradSqrt: number;
 
   constructor(args: ScaledL2NormPooling2DArgs = {}) {
+    if (new.target === ScaledL2NormPooling2D) checkKnownKeys('scaledL2NormPooling2d', args, SCALED_L2_NORM_POOLING_OPTIONS);
     super(args);
     this.epsGradSqrt = resolveEpsGradSqrt(args.epsGradSqrt);
   }
@@ -336,32 +395,42 @@ export class ScaledL2NormPooling2D extends ScaledWindowPoolingBase {
   }
 
   /**
-   * Exact built-in composition (no square-root layer exists in tfjs): crop to whole windows,
-   * gather each window into the last axis (reshape/permute), then a layer normalization trick
-   * (see `docs/pooling.md`). Matches `call` to float32 rounding; needs static input dims.
+   * Exact built-in composition (no square-root layer exists in tfjs): a `depthwiseConv2d` with
+   * window-sized strides embeds each window `x` (n = ph*pw entries) and a constant `c` as
+   * `v = Q (x, c)` (`helmertColumns`), then `exportEmbeddedNorm` gives
+   * `kCoefLip * (sqrt(||x||^2 + c^2) - c)`, within `kCoefLip * c` (1e-12) of the layer and
+   * 1-Lipschitz like it (docs/pooling.md). Needs static input dims.
    */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
-    const [h, w, c] = staticDims(this, input, this.dataFormat);
+  vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
+    if (context.inferenceLayers) return this.inferenceExport(input, [...this.poolSize]);
+    const [, , c] = staticDims(this, input, this.dataFormat);
     const [ph, pw] = this.poolSize;
-    const ho = Math.floor(h / ph);
-    const wo = Math.floor(w / pw);
-    // The first built-in takes this layer's name; the others a suffixed one.
-    let count = 0;
-    const nextName = (): string => (count++ === 0 ? this.name : `${this.name}_window${count - 1}`);
+    const n = ph * pw;
+    const m = n + 2;
     let y = input;
     if (this.dataFormat === 'channelsFirst') {
-      y = tfl.layers.permute({ name: nextName(), dims: [2, 3, 1] }).apply(y) as tfl.SymbolicTensor;
+      y = tfl.layers.permute({ name: `${this.name}_to_channels_last`, dims: [2, 3, 1] }).apply(y) as tfl.SymbolicTensor;
     }
-    if (ho * ph !== h || wo * pw !== w) {
-      y = tfl.layers
-        .cropping2D({ name: nextName(), cropping: [[0, h - ho * ph], [0, w - wo * pw]] })
-        .apply(y) as tfl.SymbolicTensor;
-    }
-    y = tfl.layers.reshape({ name: nextName(), targetShape: [ho, ph, wo, pw, c] }).apply(y) as tfl.SymbolicTensor;
-    y = tfl.layers.permute({ name: nextName(), dims: [1, 3, 5, 2, 4] }).apply(y) as tfl.SymbolicTensor;
+    const gather = tfl.layers.depthwiseConv2d({
+      name: this.name,
+      kernelSize: [ph, pw],
+      strides: [ph, pw],
+      padding: 'valid',
+      depthMultiplier: m,
+      useBias: true,
+      trainable: false,
+    });
+    y = gather.apply(y) as tfl.SymbolicTensor;
+    const [ho, wo] = [y.shape[1] as number, y.shape[2] as number];
+    const q = helmertColumns(n);
+    setConstantWeights(gather, [
+      // [ph, pw, c, m]: window entry (dy, dx) of channel ch goes to column dy*pw + dx.
+      { shape: [ph, pw, c, m], value: (i) => q[Math.floor(i / (c * m))]![i % m]! },
+      { shape: [c * m], value: (i) => L2_EXPORT_OFFSET * q[n]![i % m]! },
+    ]);
     // Rank 4 with the batch: tfjs layer normalization handles at most rank 4.
-    y = tfl.layers.reshape({ name: nextName(), targetShape: [ho * wo, c, ph * pw] }).apply(y) as tfl.SymbolicTensor;
-    y = exportL2OverLastAxis(this.name, y, ph * pw, this.kCoefLip, [ho, wo, c]);
+    y = tfl.layers.reshape({ name: `${this.name}_groups`, targetShape: [ho * wo, c, m] }).apply(y) as tfl.SymbolicTensor;
+    y = exportEmbeddedNorm(this.name, y, m, this.kCoefLip, [ho, wo, c]);
     if (this.dataFormat === 'channelsFirst') {
       y = tfl.layers.permute({ name: `${this.name}_to_channels_first`, dims: [3, 1, 2] }).apply(y) as tfl.SymbolicTensor;
     }
@@ -405,6 +474,9 @@ export class ScaledGlobalAveragePooling2D extends ScaledGlobalPoolingBase {
   static className = 'ScaledGlobalAveragePooling2D';
 
   constructor(args: ScaledGlobalPooling2DArgs = {}) {
+    if (new.target === ScaledGlobalAveragePooling2D) {
+      checkKnownKeys('scaledGlobalAveragePooling2d', args, SCALED_GLOBAL_POOLING_OPTIONS);
+    }
     super(args);
   }
 
@@ -421,15 +493,16 @@ export class ScaledGlobalAveragePooling2D extends ScaledGlobalPoolingBase {
     });
   }
 
-  /** `globalAveragePooling2d` then `rescaling` by `sqrt(H*W) * kCoefLip`. */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  /**
+   * `globalAveragePooling2d`, then the scale `sqrt(H*W) * kCoefLip`: folded by
+   * `lip.vanillaExport` into the next Dense kernel when it can, else a `rescaling`.
+   */
+  vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
     const [h, w] = staticDims(this, input, this.dataFormat);
     const pooled = tfl.layers
       .globalAveragePooling2d({ name: this.name, dataFormat: this.dataFormat })
       .apply(input) as tfl.SymbolicTensor;
-    return tfl.layers
-      .rescaling({ name: `${this.name}_rescale`, scale: Math.sqrt(h * w) * this.kCoefLip })
-      .apply(pooled) as tfl.SymbolicTensor;
+    return context.defer(pooled, { scale: Math.sqrt(h * w) * this.kCoefLip, pair: null }, this.name);
   }
 }
 tf.serialization.registerClass(ScaledGlobalAveragePooling2D);
@@ -443,6 +516,9 @@ export class ScaledGlobalL2NormPooling2D extends ScaledGlobalPoolingBase {
   readonly epsGradSqrt: number;
 
   constructor(args: ScaledGlobalL2NormPooling2DArgs = {}) {
+    if (new.target === ScaledGlobalL2NormPooling2D) {
+      checkKnownKeys('scaledGlobalL2NormPooling2d', args, SCALED_GLOBAL_L2_NORM_POOLING_OPTIONS);
+    }
     super(args);
     this.epsGradSqrt = resolveEpsGradSqrt(args.epsGradSqrt);
   }
@@ -459,17 +535,30 @@ export class ScaledGlobalL2NormPooling2D extends ScaledGlobalPoolingBase {
     });
   }
 
-  /** Built-in composition: gather (H*W) per channel into the last axis, then the L2 trick. */
-  vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  /**
+   * Built-in composition: each channel's H*W values into the last axis (reshape, permute), a
+   * `dense` embedding `v = Q (x, c)` (`helmertColumns`), then `exportEmbeddedNorm`.
+   */
+  vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
+    if (context.inferenceLayers) return this.inferenceExport(input, null);
     const [h, w, c] = staticDims(this, input, this.dataFormat);
+    const n = h * w;
+    const m = n + 2;
     let windows: tfl.SymbolicTensor;
     if (this.dataFormat === 'channelsLast') {
-      const flat = tfl.layers.reshape({ name: this.name, targetShape: [h * w, c] }).apply(input) as tfl.SymbolicTensor;
+      const flat = tfl.layers.reshape({ name: this.name, targetShape: [n, c] }).apply(input) as tfl.SymbolicTensor;
       windows = tfl.layers.permute({ name: `${this.name}_gather`, dims: [2, 1] }).apply(flat) as tfl.SymbolicTensor;
     } else {
-      windows = tfl.layers.reshape({ name: this.name, targetShape: [c, h * w] }).apply(input) as tfl.SymbolicTensor;
+      windows = tfl.layers.reshape({ name: this.name, targetShape: [c, n] }).apply(input) as tfl.SymbolicTensor;
     }
-    return exportL2OverLastAxis(this.name, windows, h * w, this.kCoefLip, [c]);
+    const embed = tfl.layers.dense({ name: `${this.name}_embed`, units: m, trainable: false });
+    const embedded = embed.apply(windows) as tfl.SymbolicTensor;
+    const q = helmertColumns(n);
+    setConstantWeights(embed, [
+      { shape: [n, m], value: (i) => q[Math.floor(i / m)]![i % m]! },
+      { shape: [m], value: (j) => L2_EXPORT_OFFSET * q[n]![j]! },
+    ]);
+    return exportEmbeddedNorm(this.name, embedded, m, this.kCoefLip, [c]);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

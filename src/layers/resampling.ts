@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
-import { checkOneOf, checkPositiveIntPair } from '../validation';
+import { checkKnownKeys, checkOneOf, checkPositiveIntPair, layerOptionNames } from '../validation';
 import { ScaledLipschitzLayer } from './scaled_layer';
 import type { BaseLayerArgs } from './scaled_layer';
 
@@ -32,6 +32,8 @@ export interface InvertibleResamplingArgs extends BaseLayerArgs {
   /** Output scale = Lipschitz constant (default 1: an exact permutation). */
   kCoefLip?: number;
 }
+
+const RESAMPLING_OPTIONS = layerOptionNames<InvertibleResamplingArgs>({ poolSize: true, dataFormat: true, kCoefLip: true });
 
 function singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
   const shape = Array.isArray(inputShape[0]) ? (inputShape[0] as tfl.Shape) : (inputShape as tfl.Shape);
@@ -143,6 +145,7 @@ export class InvertibleDownSampling extends InvertibleResamplingBase {
   static className = 'InvertibleDownSampling';
 
   constructor(args: InvertibleResamplingArgs) {
+    if (new.target === InvertibleDownSampling) checkKnownKeys('invertibleDownSampling', args, RESAMPLING_OPTIONS);
     super(args);
   }
 
@@ -193,6 +196,7 @@ export class InvertibleUpSampling extends InvertibleResamplingBase {
   static className = 'InvertibleUpSampling';
 
   constructor(args: InvertibleResamplingArgs) {
+    if (new.target === InvertibleUpSampling) checkKnownKeys('invertibleUpSampling', args, RESAMPLING_OPTIONS);
     super(args);
   }
 

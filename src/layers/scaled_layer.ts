@@ -9,6 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../defaults';
 import { checkPositiveFinite } from '../validation';
 import type { Condensable, LipschitzLayer } from './base';
+import { noteGivenKCoefLip } from './lipschitz_args';
+import { checkLayerShapeArgs } from '../input_shape';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -22,6 +24,12 @@ export abstract class ScaledLipschitzLayer extends tfl.layers.Layer implements L
   readonly isLipschitzLayer = true as const;
   readonly isCondensable = true as const;
   private kCoef: number = DEFAULT_K_COEF_LIP;
+
+  constructor(args: BaseLayerArgs & { kCoefLip?: number }) {
+    super(args);
+    checkLayerShapeArgs(args);
+    noteGivenKCoefLip(this, args?.kCoefLip);
+  }
 
   /** Lipschitz constant of the layer (the output scale); `lip.sequential` may set it before build. */
   get kCoefLip(): number {

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers registers tfjs-core's gradients, which `tf.grad` through a loss needs.
 import '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
-import { checkOneOf } from '../validation';
+import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../validation';
+import { checkLabelValues, checkLossArguments, labelRuleOf } from './labels';
 
 /**
  * How per-sample losses are combined: `'mean'` over the batch (Keras' default
@@ -26,7 +27,16 @@ export interface LossOptions {
   reduction?: LossReduction;
   /** Name shown by tfjs (default DEEL-LIP's class name, e.g. `'HKR'`). */
   name?: string;
+  /**
+   * Check the label values on every call (default true): NaN, out-of-range or non one-hot labels
+   * throw `LipschitzConfigError` naming the loss, the label and its row (see labels.ts for the
+   * cost: one read of the labels per call).
+   */
+  checkLabels?: boolean;
 }
+
+/** The options every loss knows besides its parameters. */
+const LOSS_OPTIONS = optionNames<LossOptions>({ reduction: true, name: true, checkLabels: true });
 
 /**
  * A loss usable in `model.compile({loss})` and standalone: `loss(yTrue, yPred)`. Its parameters
@@ -73,7 +83,10 @@ export type PerSampleLoss<K extends string = string> = (
 
 /**
  * Wraps a per-sample loss into a named, reduced `LipschitzLoss` whose parameters `params` are
- * checked here at construction and again by `setParam`, and passed live to `perSample`.
+ * checked here at construction and again by `setParam`, and passed live to `perSample`. The keys
+ * of `options` must be those of `LossOptions` or of `params`: any other throws
+ * `LipschitzConfigError` naming `factoryName` (default: `defaultName` in lower camel case, the
+ * factory's name: `HKR` gives `hkr`) and the closest known key.
  *
  * tfjs-layers' `model.compile({loss})` keeps the function itself (`model.loss` is the object given
  * and `losses.get(fn)` returns `fn`), so `setParam` on the loss changes what `fit` computes.
@@ -83,14 +96,18 @@ export function makeLoss<K extends string>(
   options: LossOptions | undefined,
   params: Record<K, LossParamDef>,
   perSample: PerSampleLoss<K>,
+  factoryName: string = factoryNameOf(defaultName),
 ): LipschitzLoss {
   const defs = params as Record<string, LossParamDef>;
+  checkKnownKeys(factoryName, options, [...Object.keys(defs), ...LOSS_OPTIONS]);
   const values: Record<string, number> = {};
   for (const [key, def] of Object.entries(defs)) values[key] = def.check(def.value);
   const paramNames = Object.freeze(Object.keys(defs));
   const reduction = checkOneOf('reduction', options?.reduction ?? 'mean', LOSS_REDUCTIONS);
   const name = options?.name ?? defaultName;
   if (typeof name !== 'string' || name.length === 0) configError('name', 'a non-empty string', name);
+  const labelRule = labelRuleOf(defaultName);
+  const checkLabels = checkBoolean('checkLabels', options?.checkLabels ?? true);
 
   const definition = (param: string): LossParamDef => {
     const def = typeof param === 'string' && Object.prototype.hasOwnProperty.call(defs, param) ? defs[param] : undefined;
@@ -101,8 +118,11 @@ export function makeLoss<K extends string>(
     return def;
   };
   const live = values as Readonly<Record<K, number>>;
-  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor =>
-    tf.tidy(() => reduce(perSample(yTrue, yPred, live), reduction));
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+    checkLossArguments(factoryName, labelRule, yTrue, yPred);
+    if (checkLabels && labelRule !== undefined) checkLabelValues(factoryName, labelRule, yTrue, yPred);
+    return tf.tidy(() => reduce(perSample(yTrue, yPred, live), reduction));
+  };
   Object.defineProperty(loss, 'name', { value: name });
   Object.defineProperty(loss, 'config', { get: () => ({ ...values, reduction, name }), enumerable: true });
   return Object.assign(loss, {
@@ -118,6 +138,11 @@ export function makeLoss<K extends string>(
       return values[param] as number;
     },
   }) as unknown as LipschitzLoss;
+}
+
+/** The factory of a DEEL-LIP loss class: `HKR` -> `hkr`, `MulticlassHKR` -> `multiclassHKR`. */
+function factoryNameOf(className: string): string {
+  return className === className.toUpperCase() ? className.toLowerCase() : className.charAt(0).toLowerCase() + className.slice(1);
 }
 
 /** Applies a reduction to per-sample values. */

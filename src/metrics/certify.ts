@@ -16,9 +16,11 @@
  * (CVPR 2021), https://arxiv.org/abs/2006.06520.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkBoolean, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { configError, describeValue, LipschitzConfigError } from '../errors';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
 import * as modelApi from '../model';
+import { warnIfUnchecked } from '../model/check';
+import { assertFiniteWeights } from '../model/finite';
 
 /** Options of `certify`. */
 export interface CertifyArgs {
@@ -32,6 +34,9 @@ export interface CertifyArgs {
   /** Number of samples pushed through the model at once (bounds memory). Default 256. */
   batchSize?: number;
 }
+
+const CERTIFY_OPTIONS = optionNames<CertifyArgs>({ lipConst: true, disjointNeurons: true, batchSize: true });
+const CERTIFY_LOGITS_OPTIONS = optionNames<Pick<CertifyArgs, 'lipConst' | 'disjointNeurons'>>({ lipConst: true, disjointNeurons: true });
 
 /** Anything with a tfjs-layers style `predict` returning one tensor. */
 export interface Predictor {
@@ -52,6 +57,8 @@ export function certifyLogits(
   yPred: tf.Tensor,
   args: { lipConst?: number; disjointNeurons?: boolean } = {},
 ): tf.Tensor1D {
+  checkKnownKeys('certifyLogits', args, CERTIFY_LOGITS_OPTIONS);
+  if (!(yPred instanceof tf.Tensor)) configError('certifyLogits yPred', 'a tf.Tensor of model outputs [batch, classes]', yPred);
   const lipConst = checkPositiveFinite('lipConst', args.lipConst ?? 1);
   const disjoint = checkBoolean('disjointNeurons', args.disjointNeurons ?? false);
   return tf.tidy(() => {
@@ -82,20 +89,27 @@ function modelLipschitzBound(model: unknown): number | undefined {
  * run on slices of `batchSize` samples.
  */
 export function certify(model: Predictor, x: tf.Tensor, args: CertifyArgs = {}): Float32Array {
+  assertFiniteWeights(model, 'certify');
+  checkKnownKeys('certify', args, CERTIFY_OPTIONS);
+  warnIfUnchecked(model, 'lip.certify');
   const disjoint = checkBoolean('disjointNeurons', args.disjointNeurons ?? false);
   const batchSize = checkPositiveInt('batchSize', args.batchSize ?? 256);
+  checkPredictor(model);
+  checkBatch(model, x);
   let lipConst = args.lipConst;
   if (lipConst === undefined) {
     lipConst = modelLipschitzBound(model);
     if (lipConst === undefined) {
       configError('lipConst', "a finite number > 0 (the model's lipschitzBound is not available)", undefined);
     }
+    if (Number.isNaN(lipConst)) {
+      configError('lipConst', 'a finite number > 0 (lipschitzBound(model) is NaN: the model computes NaN)', lipConst);
+    }
     if (!Number.isFinite(lipConst)) {
       configError('lipConst', "a finite number > 0 (lipschitzBound(model) is not finite: a layer has no certified bound; pass lipConst)", lipConst);
     }
   }
   checkPositiveFinite('lipConst', lipConst);
-  if (x.rank < 1) configError('x', 'a tensor with a batch dimension', x.shape);
   const n = x.shape[0] as number;
   const radii = new Float32Array(n);
   for (let start = 0; start < n; start += batchSize) {
@@ -112,5 +126,41 @@ export function certify(model: Predictor, x: tf.Tensor, args: CertifyArgs = {}):
     radii.set(part.dataSync() as Float32Array, start);
     part.dispose();
   }
+  const bad = radii.findIndex((r) => Number.isNaN(r));
+  if (bad >= 0) {
+    throw new Error(
+      `certify: the prediction for sample ${bad} of x is not finite (radius NaN) although every weight of the model is; ` +
+        'x holds NaN or Infinity there (or values so large that the logits overflow).',
+    );
+  }
   return radii;
+}
+
+/** `model` must have a `predict` method (a tfjs LayersModel, or any `Predictor`). */
+function checkPredictor(model: unknown): asserts model is Predictor {
+  if (typeof (model as { predict?: unknown } | null)?.predict !== 'function') {
+    configError('certify model', 'a tfjs LayersModel (tf.sequential / tf.model / lip.sequential) or an object with predict()', model);
+  }
+}
+
+/**
+ * `x` must be a tensor with a batch dimension; for a LayersModel, of the model's input rank with
+ * the model's per-sample dimensions (a single sample, one dimension short, gets a hint).
+ */
+function checkBatch(model: Predictor, x: unknown): asserts x is tf.Tensor {
+  const expected = 'a batch tensor [batch, ...inputShape] (a tf.Tensor; wrap arrays with tf.tensor())';
+  if (!(x instanceof tf.Tensor)) configError('certify x', expected, x);
+  if (x.rank < 1) configError('certify x', expected, x);
+  const inputs = (model as { inputs?: Array<{ shape?: Array<number | null> }> }).inputs;
+  const wanted = Array.isArray(inputs) && inputs.length === 1 ? inputs[0]?.shape : undefined;
+  if (wanted === undefined) return;
+  const sample = wanted.slice(1);
+  const matches = x.rank === wanted.length && sample.every((d, i) => d === null || d === x.shape[i + 1]);
+  if (matches) return;
+  const shapeText = `[batch, ${sample.map((d) => (d === null ? '?' : d)).join(', ')}]`;
+  const oneSample = x.rank === sample.length && sample.every((d, i) => d === null || d === x.shape[i]);
+  throw new LipschitzConfigError(
+    `certify x expected a batch tensor of shape ${shapeText} (the model's input), but got ${describeValue(x)}` +
+      (oneSample ? '; for one sample use tf.expandDims(x, 0).' : '.'),
+  );
 }

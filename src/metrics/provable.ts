@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../errors';
-import { checkBoolean, checkPositiveFinite } from '../validation';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../validation';
 import { certificateFactor } from './certify';
 
 /** DEEL-LIP's default radius for the robust accuracies: 36/255. */
@@ -96,8 +96,16 @@ export interface CategoricalProvableRobustAccuracyArgs {
   name?: string;
 }
 
+const CATEGORICAL_ROBUST_ACCURACY_OPTIONS = optionNames<CategoricalProvableRobustAccuracyArgs>({
+  epsilon: true,
+  lipConst: true,
+  disjointNeurons: true,
+  name: true,
+});
+
 /** Fraction of samples classified correctly with a certified radius > epsilon. */
 export function categoricalProvableRobustAccuracy(args: CategoricalProvableRobustAccuracyArgs = {}): ProvableMetric {
+  checkKnownKeys('categoricalProvableRobustAccuracy', args, CATEGORICAL_ROBUST_ACCURACY_OPTIONS);
   const epsilon = checkEpsilon(args.epsilon ?? DEFAULT_ROBUST_EPSILON);
   const lipConst = checkPositiveFinite('lipConst', args.lipConst ?? 1);
   const disjointNeurons = checkBoolean('disjointNeurons', args.disjointNeurons ?? true);
@@ -118,8 +126,11 @@ export interface BinaryProvableRobustAccuracyArgs {
   name?: string;
 }
 
+const BINARY_ROBUST_ACCURACY_OPTIONS = optionNames<BinaryProvableRobustAccuracyArgs>({ epsilon: true, lipConst: true, name: true });
+
 /** Fraction of samples classified correctly (sign of the single output) with |f(x)| / L > epsilon. */
 export function binaryProvableRobustAccuracy(args: BinaryProvableRobustAccuracyArgs = {}): ProvableMetric {
+  checkKnownKeys('binaryProvableRobustAccuracy', args, BINARY_ROBUST_ACCURACY_OPTIONS);
   const epsilon = checkEpsilon(args.epsilon ?? DEFAULT_ROBUST_EPSILON);
   const lipConst = checkPositiveFinite('lipConst', args.lipConst ?? 1);
   const name = checkName(args.name ?? 'BinaryProvableRobustAccuracy');
@@ -140,8 +151,16 @@ export interface CategoricalProvableAvgRobustnessArgs {
   name?: string;
 }
 
+const CATEGORICAL_AVG_ROBUSTNESS_OPTIONS = optionNames<CategoricalProvableAvgRobustnessArgs>({
+  lipConst: true,
+  disjointNeurons: true,
+  negativeRobustness: true,
+  name: true,
+});
+
 /** Mean certified radius (misclassified samples: 0, or negative with `negativeRobustness`). */
 export function categoricalProvableAvgRobustness(args: CategoricalProvableAvgRobustnessArgs = {}): ProvableMetric {
+  checkKnownKeys('categoricalProvableAvgRobustness', args, CATEGORICAL_AVG_ROBUSTNESS_OPTIONS);
   const lipConst = checkPositiveFinite('lipConst', args.lipConst ?? 1);
   const disjointNeurons = checkBoolean('disjointNeurons', args.disjointNeurons ?? true);
   const negativeRobustness = checkBoolean('negativeRobustness', args.negativeRobustness ?? false);
@@ -169,8 +188,15 @@ export interface BinaryProvableAvgRobustnessArgs {
   name?: string;
 }
 
+const BINARY_AVG_ROBUSTNESS_OPTIONS = optionNames<BinaryProvableAvgRobustnessArgs>({
+  lipConst: true,
+  negativeRobustness: true,
+  name: true,
+});
+
 /** Mean certified radius |f(x)| / L of a binary model (misclassified: 0, or negative). */
 export function binaryProvableAvgRobustness(args: BinaryProvableAvgRobustnessArgs = {}): ProvableMetric {
+  checkKnownKeys('binaryProvableAvgRobustness', args, BINARY_AVG_ROBUSTNESS_OPTIONS);
   const lipConst = checkPositiveFinite('lipConst', args.lipConst ?? 1);
   const negativeRobustness = checkBoolean('negativeRobustness', args.negativeRobustness ?? false);
   const name = checkName(args.name ?? 'BinaryProvableAvgRobustness');

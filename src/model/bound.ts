@@ -14,9 +14,12 @@
  * concatenation. A layer whose bound is unknown makes the bound Infinity.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
+import { InferenceGroupSort, InferenceL2NormPooling2D } from '../inference';
 import { isLipschitzLayer } from '../layers/base';
+import { warnIfUnchecked } from './check_hook';
 import { evaluateGraph, isContainer, nodeInputShapes, type GraphNode, type ShapeLike } from './graph';
+import { patternBound } from './patterns';
+import { checkModelArgument } from './model_argument';
 import { certifiedSpectralNorm } from './spectral_bound';
 
 type Layer = tfl.layers.Layer;
@@ -403,6 +406,16 @@ const BUILTIN_RULES: Readonly<Record<string, BoundRule>> = {
   },
 };
 
+/**
+ * The inference layers of `tfjs-lip/inference` (exports with `inferenceLayers: true`): a sort of
+ * channel groups and a non-overlapping L2-norm pooling, 1-Lipschitz times their `scale`; their
+ * config is their whole computation.
+ */
+const INFERENCE_RULES: Readonly<Record<string, BoundRule>> = {
+  [InferenceGroupSort.className]: { bound: (_l, config) => Math.abs(Number(config.scale)) },
+  [InferenceL2NormPooling2D.className]: { bound: (_l, config) => Math.abs(Number(config.scale)) },
+};
+
 /** Merge layers: how the bounds of their inputs combine. */
 const MERGE_RULES: Readonly<Record<string, (bounds: number[]) => number>> = {
   Add: (b) => b.reduce((s, x) => s + x, 0),
@@ -428,11 +441,12 @@ function lastInputShape(layer: Layer): ShapeLike | undefined {
 
 /**
  * Certified Lipschitz bound of a tfjs built-in layer (for its current weights and settings), or
- * `undefined` when the className is not in tfjs-lip's table. `inputShape` (batch first) refines
+ * of an inference layer of `tfjs-lip/inference`, or `undefined` when the className is in
+ * neither of tfjs-lip's tables. `inputShape` (batch first) refines
  * the pooling bounds; it defaults to the layer's most recent call.
  */
 export function builtinLipschitzBound(layer: Layer, inputShape?: ShapeLike): number | undefined {
-  const rule = BUILTIN_RULES[layer.getClassName()];
+  const rule = BUILTIN_RULES[layer.getClassName()] ?? INFERENCE_RULES[layer.getClassName()];
   if (rule === undefined) return undefined;
   return rule.bound(layer, configOf(layer), inputShape ?? lastInputShape(layer));
 }
@@ -459,7 +473,8 @@ export function lipschitzRisk(layer: Layer, inputShape?: ShapeLike): string | nu
   }
   const rule = BUILTIN_RULES[className];
   if (rule === undefined) {
-    if (MERGE_RULES[className] !== undefined) return null;
+    const merge = MERGE_RULES[className];
+    if (merge !== undefined) return Number.isFinite(merge([1, 1])) ? null : 'it multiplies its inputs together, which is not Lipschitz';
     return TFJS_BUILTIN_CLASS_NAMES.has(className)
       ? `tfjs-lip has no Lipschitz bound for the built-in ${className}`
       : `${className} is neither a tfjs-lip LipschitzLayer nor a tfjs built-in layer with a known bound`;
@@ -485,25 +500,43 @@ export function mergeLipschitzBound(className: string, bounds: number[]): number
  * model the graph rules of this module. Infinity when a layer's bound is unknown.
  */
 export function lipschitzBound(model: tfl.LayersModel): number {
-  if (!isContainer(model)) configError('lipschitzBound model', 'a tfjs LayersModel', model);
+  checkModelArgument('lipschitzBound', model, 'for one layer use layer.lipschitzBound()');
+  warnIfUnchecked(model, 'lip.lipschitzBound');
   if (!Array.isArray(model.outputs) || model.outputs.length === 0) {
     return model.layers.reduce((p, layer) => multiplyBounds(p, layerLipschitzBound(layer)), 1);
   }
-  const outputs = evaluateGraph(model, model.inputs.map(() => 1), boundVisit);
+  const outputs = evaluateGraph(model, model.inputs.map(() => 1), boundWalker());
   return combineOutputs(outputs);
 }
 
-/** Bounds of a node's outputs from the bounds of its inputs; nested models are walked. */
-function boundVisit(node: GraphNode, bounds: number[]): number[] {
-  const layer = node.outboundLayer;
-  const merged = mergeLipschitzBound(layer.getClassName(), bounds);
-  if (merged !== undefined) return node.outputTensors.map(() => merged);
-  if (isContainer(layer) && !isLipschitzLayer(layer)) {
-    const inner = evaluateGraph(layer, bounds, boundVisit);
-    return node.outputTensors.map((_, i) => inner[i] ?? Infinity);
-  }
-  const bound = bounds.length === 1 ? multiplyBounds(bounds[0]!, layerLipschitzBound(layer, nodeInputShapes(node)[0])) : Infinity;
-  return node.outputTensors.map(() => bound);
+/**
+ * The graph visitor of `lipschitzBound`: bounds of a node's outputs from the bounds of its
+ * inputs (nested models are walked with the same visitor). It remembers every tensor's bound so
+ * that the compositions of `patterns.ts` can start from a tensor a few layers back.
+ */
+function boundWalker(): (node: GraphNode, bounds: number[]) => number[] {
+  const byTensor = new Map<number, number>();
+  const boundOf = (t: tfl.SymbolicTensor) => byTensor.get(t.id);
+  const visit = (node: GraphNode, bounds: number[]): number[] => {
+    node.inputTensors.forEach((t, i) => byTensor.set(t.id, bounds[i] ?? Infinity));
+    const outputs = nodeBounds(node, bounds);
+    node.outputTensors.forEach((t, i) => byTensor.set(t.id, outputs[i] ?? Infinity));
+    return outputs;
+  };
+  const nodeBounds = (node: GraphNode, bounds: number[]): number[] => {
+    const layer = node.outboundLayer;
+    const pattern = patternBound(node, boundOf);
+    if (pattern !== undefined) return node.outputTensors.map(() => pattern);
+    const merged = mergeLipschitzBound(layer.getClassName(), bounds);
+    if (merged !== undefined) return node.outputTensors.map(() => merged);
+    if (isContainer(layer) && !isLipschitzLayer(layer)) {
+      const inner = evaluateGraph(layer, bounds, visit);
+      return node.outputTensors.map((_, i) => inner[i] ?? Infinity);
+    }
+    const bound = bounds.length === 1 ? multiplyBounds(bounds[0]!, layerLipschitzBound(layer, nodeInputShapes(node)[0])) : Infinity;
+    return node.outputTensors.map(() => bound);
+  };
+  return visit;
 }
 
 /** Several outputs are bounded as their concatenation. */

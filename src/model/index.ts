@@ -1,6 +1,8 @@
-/** Model-level API: `lip.sequential`, `lip.lipschitzBound` and the bound table of built-in layers. */
+/** Model-level API: `lip.sequential`, `lip.checkModel`, `lip.lipschitzBound` and the bound table of built-in layers. */
 export { sequential } from './sequential';
 export type { LipschitzSequentialArgs } from './sequential';
+export { checkModel } from './check';
+export type { CheckModelArgs, ModelCheckResult, ModelProblem } from './check';
 export {
   lipschitzBound,
   layerLipschitzBound,

@@ -1,15 +1,17 @@
 /**
  * `lip.sequential`: a tfjs Sequential whose Lipschitz layers share a global constant, after
  * DEEL-LIP's `deel.lip.model.Sequential` (each of the n Lipschitz layers gets kCoefLip^(1/n)),
- * with a strict check that no other layer can break the bound.
+ * with a strict check (the rules of `lip.checkModel`) that no other layer can break the bound.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../defaults';
 import { configError, LipschitzConfigError } from '../errors';
 import { isLipschitzLayer } from '../layers/base';
-import { checkBoolean, checkPositiveFinite } from '../validation';
-import { lipschitzRisk } from './bound';
-import { evaluateGraph, nodeInputShapes } from './graph';
+import type { LipschitzLayer } from '../layers/base';
+import { givenKCoefLipOf } from '../layers/lipschitz_args';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../validation';
+import { describeProblems, inspectModel, markModelWarned } from './check';
+import { requireBackend } from '../backend/require_backend';
 
 /** Arguments of `lip.sequential`. */
 export interface LipschitzSequentialArgs {
@@ -27,16 +29,55 @@ export interface LipschitzSequentialArgs {
   name?: string;
 }
 
+const SEQUENTIAL_OPTIONS = optionNames<LipschitzSequentialArgs>({ layers: true, kCoefLip: true, strict: true, name: true });
+
+/** True when `a` equals `b` to 1e-12 relative. */
+function sameShare(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Throws when a Lipschitz layer was given an explicit `kCoefLip` other than its share, or was
+ * already built with another one (its normalized weights were made for that constant).
+ */
+function checkShares(layers: Array<LipschitzLayer & tfl.layers.Layer>, share: number, kCoefLip: number): void {
+  const conflicts: string[] = [];
+  for (const layer of layers) {
+    const given = givenKCoefLipOf(layer);
+    if (given !== undefined && !sameShare(given, share)) {
+      conflicts.push(`layer '${layer.name}' kCoefLip expected ${share}, but got ${given}`);
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new LipschitzConfigError(
+      `lip.sequential: ${conflicts.join('; ')}. The model gives each of its ${layers.length} Lipschitz layers ` +
+        `kCoefLip^(1/${layers.length}) = ${share} (kCoefLip ${kCoefLip}): leave kCoefLip out of these layers ` +
+        "(lip.sequential sets it), or change lip.sequential's kCoefLip.",
+    );
+  }
+  for (const layer of layers) {
+    if (layer.built && !sameShare(layer.kCoefLip, share)) {
+      throw new LipschitzConfigError(
+        `lip.sequential: layer '${layer.name}' is already built with kCoefLip ${layer.kCoefLip}; ` +
+          `pass layers that were not used yet so they can get kCoefLip ${share}.`,
+      );
+    }
+  }
+}
+
 /**
  * Builds a tfjs `Sequential` from `layers`, after setting `kCoefLip^(1/n)` on each of its n
  * tfjs-lip Lipschitz layers (before they are built), so that the model is kCoefLip-Lipschitz.
- * Throws `LipschitzConfigError` (or warns when `strict` is false) naming every layer that can
- * break the bound and why.
+ * A layer given an explicit `kCoefLip` other than that share throws. Every layer is checked with
+ * the rules of `lip.checkModel` (and a nested model is refused, since its layers get no share):
+ * `LipschitzConfigError` (or, when `strict` is false, a `console.warn`) names every layer that
+ * can break the bound and why.
  */
 export function sequential(args: LipschitzSequentialArgs): tfl.Sequential {
   if (typeof args !== 'object' || args === null) {
     configError('sequential args', 'an object {layers, kCoefLip?, strict?, name?}', args);
   }
+  checkKnownKeys('lip.sequential', args, SEQUENTIAL_OPTIONS);
   const kCoefLip = checkPositiveFinite('kCoefLip', args.kCoefLip ?? DEFAULT_K_COEF_LIP);
   const strict = checkBoolean('strict', args.strict ?? true);
   const layers = args.layers;
@@ -50,33 +91,21 @@ export function sequential(args: LipschitzSequentialArgs): tfl.Sequential {
     configError('kCoefLip', '1 when no Lipschitz layer can carry it', kCoefLip);
   }
   const share = lipschitzLayers.length === 0 ? 1 : Math.pow(kCoefLip, 1 / lipschitzLayers.length);
-  for (const layer of lipschitzLayers) {
-    if (layer.built && layer.kCoefLip !== share) {
-      throw new LipschitzConfigError(
-        `lip.sequential: layer '${layer.name}' is already built with kCoefLip ${layer.kCoefLip}; ` +
-          `pass layers that were not used yet so they can get kCoefLip ${share}.`,
-      );
-    }
-    layer.kCoefLip = share;
-  }
+  checkShares(lipschitzLayers, share, kCoefLip);
+  for (const layer of lipschitzLayers) layer.kCoefLip = share;
 
+  requireBackend('lip.sequential');
   const model = tfl.sequential({ layers, name: args.name });
-
-  const problems: string[] = [];
-  evaluateGraph(model, model.inputs.map(() => null), (node) => {
-    const layer = node.outboundLayer;
-    const risk = lipschitzRisk(layer, nodeInputShapes(node)[0]);
-    if (risk !== null) problems.push(`layer '${layer.name}' (${layer.getClassName()}) can break the Lipschitz bound: ${risk}`);
-    return node.outputTensors.map(() => null);
-  });
+  const { problems } = inspectModel(model, 'reject');
   if (problems.length > 0) {
     const message =
-      `lip.sequential: ${problems.join('; ')}. ` +
+      `lip.sequential: ${describeProblems(problems)}. ` +
       (strict
         ? 'Replace it with a tfjs-lip layer, or pass strict: false to accept it (lip.lipschitzBound then reports the real bound).'
         : `The model may not be ${kCoefLip}-Lipschitz; lip.lipschitzBound reports the certified bound.`);
     if (strict) throw new LipschitzConfigError(message);
     console.warn(message);
+    markModelWarned(model);
   }
   return model;
 }

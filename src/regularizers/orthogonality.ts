@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../errors';
-import { checkBoolean, checkPositiveFinite, checkPositiveInt } from '../validation';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, serializableOptionNames } from '../validation';
 
 type RegularizerInstance = tf.serialization.Serializable & { apply(x: tf.Tensor): tf.Scalar };
 type RegularizerCtor = abstract new () => RegularizerInstance;
@@ -57,6 +57,8 @@ export interface OrthDenseRegularizerArgs {
   lambdaOrth?: number;
 }
 
+const ORTH_DENSE_OPTIONS = serializableOptionNames<OrthDenseRegularizerArgs>({ lambdaOrth: true });
+
 /** || W W^T - I ||_F^2 (or with W^T W) of a 2-D dense kernel, times `lambdaOrth`. */
 export class OrthDenseRegularizer extends ConfigRegularizer {
   static className = 'OrthDenseRegularizer';
@@ -64,6 +66,7 @@ export class OrthDenseRegularizer extends ConfigRegularizer {
 
   constructor(args: OrthDenseRegularizerArgs = {}) {
     super();
+    checkKnownKeys('orthDense', args, ORTH_DENSE_OPTIONS);
     this.lambdaOrth = checkPositiveFinite('lambdaOrth', args.lambdaOrth ?? 1);
   }
 
@@ -98,6 +101,14 @@ export interface LorthRegularizerArgs {
   flagDeconv?: boolean;
 }
 
+const LORTH_OPTIONS = serializableOptionNames<LorthRegularizerArgs>({
+  kernelShape: true,
+  stride: true,
+  lambdaLorth: true,
+  dim: true,
+  flagDeconv: true,
+});
+
 /** Checks a [R, R, C, M] kernel shape for Lorth and returns its parts. */
 function lorthGeometry(shape: readonly number[], stride: number, flagDeconv: boolean) {
   if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d > 0) || shape[0] !== shape[1]) {
@@ -127,6 +138,7 @@ export class LorthRegularizer extends ConfigRegularizer {
 
   constructor(args: LorthRegularizerArgs = {}) {
     super();
+    checkKnownKeys('lorth2d', args, LORTH_OPTIONS);
     this.stride = checkPositiveInt('stride', args.stride ?? 1);
     this.lambdaLorth = checkPositiveFinite('lambdaLorth', args.lambdaLorth ?? 1);
     this.dim = args.dim ?? 2;

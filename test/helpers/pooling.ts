@@ -150,6 +150,7 @@ export async function saveLoad(model: tfl.LayersModel): Promise<tfl.LayersModel>
 /** The class names tfjs-layers registers itself (to assert an export uses built-ins only). */
 export const BUILT_IN_LAYER_CLASSES = new Set([
   'InputLayer',
+  'DepthwiseConv2D',
   'AveragePooling2D',
   'GlobalAveragePooling2D',
   'Rescaling',
