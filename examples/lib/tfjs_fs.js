@@ -1,42 +1,21 @@
 /**
- * Loading a saved Layers model (model.json + weight files) in Node with nothing but tfjs and fs:
- * what any plain TensorFlow.js user does with an exported tfjs-lip model.
+ * Loading a saved Layers model (model.json + weight files) in Node with nothing but
+ * `@tensorflow/tfjs` and `fs`: what any plain TensorFlow.js user does with an exported tfjs-lip
+ * model. The same code as the Node snippet of docs/deployment.md (tested there).
  */
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs-core');
-const tfl = require('@tensorflow/tfjs-layers');
+const tf = require('@tensorflow/tfjs');
 
-/** A tfjs IOHandler reading `<dir>/model.json` and the weight files it names. */
-function fileLoadHandler(dir) {
-  return {
-    load: async () => {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-      const weightSpecs = [];
-      const buffers = [];
-      for (const group of json.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        trainingConfig: json.trainingConfig,
-        weightSpecs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-      };
-    },
-  };
+/** `tf.loadLayersModel` from a folder holding model.json and the weight files it lists. */
+async function loadPlainModel(dir) {
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
+  const bytes = Buffer.concat(json.weightsManifest.flatMap((group) => group.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
+  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
 }
 
-/** `tfl.loadLayersModel` on a folder written by `lip.io.saveModel` (or tfjs-node's file://). */
-function loadPlainModel(dir) {
-  return tfl.loadLayersModel(fileLoadHandler(dir));
-}
-
-module.exports = { fileLoadHandler, loadPlainModel, tf };
+module.exports = { loadPlainModel, tf };
