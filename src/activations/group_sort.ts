@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError, LipschitzConfigError } from '../errors';
-import { materializeChannelMap, PAIR_MIN_MAX, PAIR_SUM_DIFFERENCE, STANDALONE_EXPORT, type ChannelMap } from '../export/channel_map';
+import { materializeChannelMap, PAIR_MIN_MAX, PAIR_SUM_DIFFERENCE, STANDALONE_EXPORT } from '../export/channel_map';
 import { InferenceGroupSort } from '../inference';
 import type { ExportContext } from '../layers/base';
 import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
@@ -99,8 +99,8 @@ export class GroupSort extends ChannelGroupActivation {
    * `(min, max)`. P and M are orthogonal; `lip.vanillaExport` folds P into the kernel of the
    * Dense/convolution before and `kCoefLip * M` into the one after when it can (docs/export.md),
    * so GroupSort2 between two linear layers costs one `prelu`. Larger groups have no exact
-   * built-in equivalent and are refused, unless the export may use inference layers
-   * (`inferenceLayers`), which also take GroupSort2 where its maps would not fold.
+   * built-in equivalent and are refused. With `inferenceLayers`, every group size exports to the
+   * inference layer of `tfjs-lip/inference` (the model's own sorting op).
    */
   override vanillaExport(input: tfl.SymbolicTensor, context: ExportContext = STANDALONE_EXPORT): tfl.SymbolicTensor {
     const dims = this.staticFeatureShape(input);
@@ -108,9 +108,7 @@ export class GroupSort extends ChannelGroupActivation {
     if (g === 1) {
       return tfl.layers.rescaling({ name: this.name, scale: this.kCoefLip }).apply(input) as tfl.SymbolicTensor;
     }
-    const minMax: ChannelMap = { scale: this.kCoefLip, pair: PAIR_MIN_MAX };
-    const folds = g === 2 && context.canFoldIntoProducer(input) && context.outputMapFolds(minMax);
-    if (context.inferenceLayers && !folds) {
+    if (context.inferenceLayers) {
       const layer = new InferenceGroupSort({ name: this.name, groupSize: g, scale: this.kCoefLip });
       return layer.apply(input) as tfl.SymbolicTensor;
     }
@@ -125,22 +123,24 @@ export class GroupSort extends ChannelGroupActivation {
     const sumDifference = folded
       ? input
       : materializeChannelMap(input, { scale: 1, pair: PAIR_SUM_DIFFERENCE }, `${this.name}_sum_difference`, this.name);
-    const channels = dims[dims.length - 1] as number;
-    const sharedAxes = dims.slice(0, -1).map((_, i) => i + 1);
+    // Slopes per position (no shared axes) up to PER_POSITION_SLOPES entries: tfjs' cpu backend
+    // broadcasts a shared slope through a slow generic path (12x slower on a 28x28x16 map).
+    const size = dims.reduce((p, d) => p * d, 1);
+    const perPosition = size <= PER_POSITION_SLOPES;
+    const sharedAxes = perPosition ? [] : dims.slice(0, -1).map((_, i) => i + 1);
     const prelu = tfl.layers.prelu({ name: folded ? this.name : `${this.name}_abs`, ...(sharedAxes.length > 0 ? { sharedAxes } : {}) });
     const signs = prelu.apply(sumDifference) as tfl.SymbolicTensor;
-    const slopes = tf.tidy(() =>
-      tf.reshape(
-        tf.tensor1d(Array.from({ length: channels }, (_, i) => (i % 2 === 0 ? 1 : -1))),
-        [...sharedAxes.map(() => 1), channels],
-      ),
+    const slopeShape = perPosition ? dims : [...sharedAxes.map(() => 1), dims[dims.length - 1] as number];
+    const slopes = tf.tensor(
+      Float32Array.from({ length: slopeShape.reduce((p, d) => p * d, 1) }, (_, i) => (i % 2 === 0 ? 1 : -1)),
+      slopeShape,
     );
     try {
       prelu.setWeights([slopes]);
     } finally {
       slopes.dispose();
     }
-    return context.defer(signs, minMax, this.name);
+    return context.defer(signs, { scale: this.kCoefLip, pair: PAIR_MIN_MAX }, this.name);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -184,6 +184,12 @@ export class FullSort extends GroupSort {
   }
 }
 tf.serialization.registerClass(FullSort);
+
+/**
+ * Largest feature map (entries per sample) whose GroupSort2 export gets one prelu slope per
+ * entry rather than per channel: 65,536 floats, 256 kB of weights.
+ */
+const PER_POSITION_SLOPES = 65536;
 
 /** GroupSort2 / FullSort fix their group size: a different one passed in is a mistake. */
 function rejectFixedGroupSize(args: GroupSortArgs, fixed: number | null): void {

@@ -172,8 +172,6 @@ export function materializeChannelMap(
 /** The context of a layer exported on its own: nothing folds, maps are emitted at once. */
 export const STANDALONE_EXPORT: ExportContext = {
   inferenceLayers: false,
-  canFoldIntoProducer: () => false,
-  outputMapFolds: () => false,
   foldIntoProducer: () => false,
   defer: (output, map, owner) => materializeChannelMap(output, map, owner),
 };

@@ -159,28 +159,17 @@ interface Deferred {
 /** How a node treats the channel map waiting on its (single) input. */
 type MapAction = 'absorb' | 'commute' | 'emit';
 
-/** The uses of each symbolic tensor of `model` (nested models included; outputs count too). */
-interface TensorUses {
-  count: Map<number, number>;
-  /** The node that consumes a tensor (the last one seen; only read for tensors used once). */
-  consumer: Map<number, GraphNode>;
-}
-
-function collectUses(model: tfl.LayersModel): TensorUses {
-  const uses: TensorUses = { count: new Map(), consumer: new Map() };
-  const add = (t: tfl.SymbolicTensor) => uses.count.set(t.id, (uses.count.get(t.id) ?? 0) + 1);
+/** Number of uses of each symbolic tensor of `model`, by id (nested models included; outputs count). */
+function countUses(model: tfl.LayersModel): Map<number, number> {
+  const uses = new Map<number, number>();
+  const add = (t: tfl.SymbolicTensor) => uses.set(t.id, (uses.get(t.id) ?? 0) + 1);
   const seen = new Set<number>();
   const walk = (container: tfl.LayersModel): void => {
     container.outputs.forEach(add);
     for (const layer of container.layers) {
       if (seen.has(layer.id)) continue;
       seen.add(layer.id);
-      for (const node of layer.inboundNodes) {
-        node.inputTensors.forEach((t) => {
-          add(t);
-          uses.consumer.set(t.id, node);
-        });
-      }
+      for (const node of layer.inboundNodes) node.inputTensors.forEach(add);
       if (isContainer(layer)) walk(layer);
     }
   };
@@ -191,10 +180,10 @@ function collectUses(model: tfl.LayersModel): TensorUses {
 /** Options of {@link vanillaExport}. */
 export interface VanillaExportOptions {
   /**
-   * `false` (default): built-in tfjs layers only. `true`: layers without a fast built-in
-   * equivalent (the L2-norm poolings, GroupSort2 where its maps cannot be folded, GroupSort with
-   * larger groups, FullSort) become the inference layers of `tfjs-lip/inference`, which the
-   * deployment must import before loading the model (docs/export.md, "Inference layers").
+   * `false` (default): built-in tfjs layers only. `true`: the L2-norm poolings and the sorting
+   * activations (GroupSort of any group size, GroupSort2, FullSort) become the inference layers
+   * of `tfjs-lip/inference`, which compute them with the model's own ops; the deployment must
+   * import that module before loading the model (docs/export.md, "Inference layers").
    */
   inferenceLayers?: boolean;
 }
@@ -216,18 +205,16 @@ class Exporter {
   private readonly deferred = new Map<number, Deferred>();
   /** Emitted versions of tensors that had a map waiting, by tensor id. */
   private readonly emitted = new Map<number, tfl.SymbolicTensor>();
-  private readonly uses: TensorUses;
+  private readonly uses: Map<number, number>;
   /** The node being exported (its source input decides what may fold into its producer). */
   private current: GraphNode | null = null;
 
   readonly context: ExportContext;
 
   constructor(model: tfl.LayersModel, inferenceLayers: boolean) {
-    this.uses = collectUses(model);
+    this.uses = countUses(model);
     this.context = {
       inferenceLayers,
-      canFoldIntoProducer: (input) => this.canFoldIntoProducer(input),
-      outputMapFolds: (map) => this.outputMapFolds(map),
       foldIntoProducer: (input, pair) => {
         if (!this.canFoldIntoProducer(input)) return false;
         foldIntoOutput(input.sourceLayer, { scale: 1, pair });
@@ -254,7 +241,7 @@ class Exporter {
 
   /** Whether a source tensor feeds exactly one layer call and is not a model output. */
   private soleUse(t: tfl.SymbolicTensor | undefined): t is tfl.SymbolicTensor {
-    return t !== undefined && this.uses.count.get(t.id) === 1;
+    return t !== undefined && this.uses.get(t.id) === 1;
   }
 
   private canFoldIntoProducer(input: tfl.SymbolicTensor): boolean {
@@ -273,18 +260,6 @@ class Exporter {
       return map.pair === null || (channels ?? 1) % 2 === 0 ? 'absorb' : 'emit';
     }
     return commutesWith(layer, map) ? 'commute' : 'emit';
-  }
-
-  private outputMapFolds(map: ChannelMap): boolean {
-    let t = this.current?.outputTensors[0];
-    for (;;) {
-      if (!this.soleUse(t)) return false;
-      const consumer = this.uses.consumer.get(t.id);
-      if (consumer === undefined) return false;
-      const action = this.mapAction(consumer.outboundLayer, t.shape[t.shape.length - 1] ?? null, map);
-      if (action !== 'commute') return action === 'absorb';
-      t = consumer.outputTensors[0];
-    }
   }
 
   visit = (node: GraphNode, inputs: tfl.SymbolicTensor[]): tfl.SymbolicTensor[] => {

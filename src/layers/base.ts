@@ -17,13 +17,6 @@ export interface ExportContext {
    * cheap built-in composition exists (`lip.vanillaExport` option `inferenceLayers`).
    */
   readonly inferenceLayers: boolean;
-  /** Whether `foldIntoProducer(input, ...)` would fold (nothing is changed). */
-  canFoldIntoProducer(input: tfl.SymbolicTensor): boolean;
-  /**
-   * Whether a map deferred on the output of the layer being exported would end up in a kernel
-   * downstream rather than be emitted as layers.
-   */
-  outputMapFolds(map: ChannelMap): boolean;
   /**
    * Folds `pair` into the output channels of the built-in linear layer that produced `input`
    * (kernel and bias), when that layer has a linear activation and `input` feeds only the layer
