@@ -22,6 +22,10 @@ interface BackendResult {
   predictMs: { plain: number; lip: number; exported: number };
   predictLipRatio: number;
   predictExportRatio: number;
+  exportPredict: {
+    batch: number;
+    models: Record<string, { ms: { lip: number; builtin: number; inference: number }; builtinRatio: number; inferenceRatio: number; boundRelativeGap: number }>;
+  };
   normalizersMs: Record<string, number>;
   bjorckIterations: {
     steps: number;
@@ -87,6 +91,13 @@ describe('bench/run.mjs --quick', () => {
     expectRatio(r.cnnL2Ratio, r.cnnTrainStepMs.lipL2Pool, r.cnnTrainStepMs.plain, 2);
     expectRatio(r.predictLipRatio, r.predictMs.lip, r.predictMs.plain, 3);
     expectRatio(r.predictExportRatio, r.predictMs.exported, r.predictMs.plain, 3);
+    // Exports of the README architectures: each ratio from its medians, bounds kept to 1e-6.
+    expect(Object.keys(r.exportPredict.models).sort()).toEqual(['cnnGroupSort2AvgPool', 'cnnGroupSort2L2Pool', 'mlpGroupSort2']);
+    for (const m of Object.values(r.exportPredict.models)) {
+      expectRatio(m.builtinRatio, m.ms.builtin, m.ms.lip, 3);
+      expectRatio(m.inferenceRatio, m.ms.inference, m.ms.lip, 3);
+      expect(m.boundRelativeGap).toBeLessThan(1e-6);
+    }
     const normalizers = Object.entries(r.normalizersMs);
     expect(normalizers.length).toBeGreaterThanOrEqual(3);
     normalizers.forEach(([, ms]) => expect(ms).toBeGreaterThan(0));
