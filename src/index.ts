@@ -3,10 +3,10 @@
  *
  * Importing this module registers every tfjs-lip class for serialization.
  */
-export { LipschitzConfigError } from './errors';
-export * from './defaults';
-export { isLipschitzLayer, isCondensable } from './layers/base';
-export type { LipschitzLayer, Condensable } from './layers/base';
+export { LipschitzConfigError } from './core/errors';
+export * from './core/defaults';
+export { isLipschitzLayer, isCondensable } from './core/contracts';
+export type { LipschitzLayer, Condensable } from './core/contracts';
 export * as layers from './layers';
 export * as normalizers from './normalizers';
 export * as initializers from './initializers';

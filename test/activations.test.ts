@@ -7,8 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src/activations';
-import { LipschitzConfigError } from '../src/errors';
-import { isCondensable, isLipschitzLayer, LipschitzLayer } from '../src/layers/base';
+import { LipschitzConfigError } from '../src/core/errors';
+import { isCondensable, isLipschitzLayer, LipschitzLayer } from '../src/core/contracts';
 import { finiteDifferenceGradient } from './helpers/oracles';
 import { mulberry32 } from './helpers/random';
 import {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { pgdL2 } from './helpers/attacks';
 import { singularValues } from './helpers/oracles';
 

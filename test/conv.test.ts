@@ -18,7 +18,7 @@ import {
   SpectralConv2DTranspose,
   spectralConv2dTranspose,
 } from '../src/layers/convolutional';
-import { isCondensable, isLipschitzLayer } from '../src/layers/base';
+import { isCondensable, isLipschitzLayer } from '../src/core/contracts';
 import { computeConvLipFactor, computeConvTransposeLipFactor, spectralNormalizationConv } from '../src/normalizers/conv';
 import { fastOpNorm } from './helpers/conv';
 import { impulseResponseMatrix } from './helpers/oracles';

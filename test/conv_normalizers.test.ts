@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import {
   computeConvLipFactor,
   computeConvTransposeLipFactor,

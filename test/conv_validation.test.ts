@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { frobeniusConv2d, spectralConv2d, spectralConv2dTranspose } from '../src/layers/convolutional';
 
 type Factory = (args: never) => tfl.layers.Layer;

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import * as tf from '@tensorflow/tfjs-core';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { encodeIdx, IdxFormatError, loadIdx, loadMnist, oneHot, parseIdx, readIdxFile } from '../src/data';
 
 /** Hand-built IDX bytes: header [0, 0, type, ndims], big-endian dims, then the payload. */

@@ -4,7 +4,7 @@
  */
 import '@tensorflow/tfjs-layers';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { frobeniusDense, spectralDense } from '../src/layers/dense';
 
 type Row = [string, Record<string, unknown>, string, string];

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { impulseResponseMatrix, singularValues } from './helpers/oracles';
 import { givensOrthogonal } from './helpers/random';
 import { readWeight } from './helpers/toolkit';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { condense, vanillaExport } from '../src/export';
 import { lipschitzBound, sequential } from '../src/model';
 import { singularValues } from './helpers/oracles';

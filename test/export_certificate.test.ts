@@ -19,7 +19,7 @@ import type { ExportCertificate } from '../src/export';
 import { INFERENCE_CLASS_NAMES } from '../src/inference';
 import { saveModel } from '../src/io';
 import { lipschitzBound, TFJS_BUILTIN_CLASS_NAMES } from '../src/model';
-import { VERSION } from '../src/version';
+import { VERSION } from '../src/core/version';
 import { ARCHITECTURES, buildArchitecture, inputShapeOf, type Architecture } from './helpers/architectures';
 import { maxAbsDiff, predictArray, seededValues } from './helpers/model_fixtures';
 
@@ -154,7 +154,7 @@ describe('deployment with the inference layers', () => {
     expect(out.metadata.tfjsLip.lipschitzBound).toBeCloseTo(lipschitzBound(model), 6);
     expect(out.metadata.tfjsLip.inferenceLayers).toBe(true);
     // Only the inference module and the sorting kernel it uses, no layers, normalizers or index.
-    expect(out.loaded.sort()).toEqual(['activations/sort_ops.js', 'backend/sort_pairs.js', 'backend/wasm_kernels.js', 'inference/index.js']);
+    expect(out.loaded.sort()).toEqual(['backend/sort_pairs.js', 'backend/wasm_kernels.js', 'inference/index.js', 'ops/sort.js']);
     exported.dispose();
     x.dispose();
   });

@@ -20,7 +20,7 @@ import {
   PAIR_SUM_DIFFERENCE,
   transformAxis,
   type ChannelMap,
-} from '../src/export/channel_map';
+} from '../src/core/channel_map';
 import { vanillaExport } from '../src/export';
 import { spectralConv2d } from '../src/layers/convolutional';
 import { spectralDense } from '../src/layers/dense';

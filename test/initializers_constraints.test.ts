@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as constraints from '../src/constraints';
 import * as initializers from '../src/initializers';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { singularValues } from './helpers/oracles';
 import { randomMatrix } from './helpers/dense';
 

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import type { LipschitzLoss } from '../src/losses';
 import { thrown } from './helpers/thrown';
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import * as losses from '../src/losses';
 import { finiteDifferenceGradient } from './helpers/oracles';
 import { mulberry32 } from './helpers/random';

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { assertFiniteWeights, findNonFiniteWeight } from '../src/model/finite';
 import { seededValues } from './helpers/model_fixtures';
 import { thrown } from './helpers/thrown';

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../src/errors';
-import { isCondensable, isLipschitzLayer } from '../src/layers/base';
+import { LipschitzConfigError } from '../src/core/errors';
+import { isCondensable, isLipschitzLayer } from '../src/core/contracts';
 import {
   ScaledAveragePooling2D,
   ScaledGlobalAveragePooling2D,

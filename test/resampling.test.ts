@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { isCondensable, isLipschitzLayer } from '../src/layers/base';
+import { isCondensable, isLipschitzLayer } from '../src/core/contracts';
 import { invertibleDownSampling, invertibleUpSampling } from '../src/layers/resampling';
 import { impulseResponseMatrix, singularValues } from './helpers/oracles';
 import {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { lipschitzBound, sequential } from '../src/model';
 import { spectralDense } from '../src/layers/dense';
 import { TestHalfScale, testFrobeniusDense, TestTriple } from './helpers/model_fixtures';

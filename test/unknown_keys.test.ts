@@ -7,10 +7,10 @@ import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
-import { LipschitzConfigError } from '../src/errors';
+import { LipschitzConfigError } from '../src/core/errors';
 import { layerLinearMatrix } from '../src/evaluation';
 import { InferenceGroupSort, InferenceL2NormPooling2D } from '../src/inference';
-import { closestName } from '../src/validation';
+import { closestName } from '../src/core/validation';
 import { thrownConfigError } from './helpers/thrown';
 
 const tinyModel = () => tfl.sequential({ layers: [lip.layers.spectralDense({ units: 2, inputShape: [3] })] });

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_K_COEF_LIP } from '../defaults';
-import { configError, LipschitzConfigError } from '../errors';
+import { DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { configError, LipschitzConfigError } from '../core/errors';
 import { ScaledLipschitzLayer } from '../layers/scaled_layer';
 import type { BaseLayerArgs } from '../layers/scaled_layer';
 

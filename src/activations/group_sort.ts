@@ -10,13 +10,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError, LipschitzConfigError } from '../errors';
-import { materializeChannelMap, PAIR_MIN_MAX, PAIR_SUM_DIFFERENCE, STANDALONE_EXPORT } from '../export/channel_map';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { materializeChannelMap, PAIR_MIN_MAX, PAIR_SUM_DIFFERENCE, STANDALONE_EXPORT } from '../core/channel_map';
 import { InferenceGroupSort } from '../inference';
-import type { ExportContext } from '../layers/base';
-import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
+import type { ExportContext } from '../core/contracts';
+import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../core/validation';
 import { ChannelGroupActivation, LipschitzActivationArgs, singleShape } from './base';
-import { sortGroups } from './sort_ops';
+import { sortGroups } from '../ops/sort';
 
 /** Channels-last only, as in DEEL-LIP (which raises for channels_first). */
 export type SortDataFormat = 'channelsLast';

@@ -16,8 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError, LipschitzConfigError } from '../errors';
-import { checkKnownKeys, checkOneOf, layerOptionNames } from '../validation';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { checkKnownKeys, checkOneOf, layerOptionNames } from '../core/validation';
 import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 
 /** Options of `Householder`. */

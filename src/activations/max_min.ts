@@ -16,10 +16,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError, LipschitzConfigError } from '../errors';
-import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../core/validation';
 import { ChannelGroupActivation, Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
-import { maxOverGroups } from './sort_ops';
+import { maxOverGroups } from '../ops/sort';
 
 /** Image layout of `MaxMin`: which axis holds the channels. */
 export type MaxMinDataFormat = 'channelsLast' | 'channelsFirst';

@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { checkKnownKeys, layerOptionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkKnownKeys, layerOptionNames } from '../core/validation';
 import { Kwargs, LipschitzActivation, LipschitzActivationArgs, single, singleShape } from './base';
 
 /** Options of `PReLULip`. */

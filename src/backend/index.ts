@@ -3,7 +3,7 @@
  * backend with tfjs-lip's gradient kernels, else the pure-JS cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionNames } from '../validation';
+import { checkKnownKeys, optionNames } from '../core/validation';
 import { registerWasmGradientKernels } from './wasm_kernels';
 import { withProcessStateKept } from './process_handlers';
 

@@ -13,10 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { isCondensable } from '../layers/base';
-import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../validation';
-import { rowsOf, singularValueRange } from '../evaluation/svd';
+import { configError } from '../core/errors';
+import { isCondensable } from '../core/contracts';
+import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../core/validation';
+import { rowsOf, singularValueRange } from '../linalg/svd';
 
 type Logs = tfl.Logs;
 

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkKnownKeys, optionNames } from '../validation';
+import { checkBoolean, checkKnownKeys, optionNames } from '../core/validation';
 
 /** Options of `terminateOnNaN`. */
 export interface TerminateOnNaNArgs {

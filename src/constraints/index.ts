@@ -4,11 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { NORMALIZATION_OPTIONS, resolveNormalizationArgs } from '../layers/lipschitz_args';
-import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../layers/lipschitz_args';
+import { configError } from '../core/errors';
+import { NORMALIZATION_OPTIONS, resolveNormalizationArgs } from '../core/normalization_args';
+import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../core/normalization_args';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkKnownKeys, checkPositiveFinite, serializableOptionNames, TFJS_DESERIALIZATION_OPTIONS } from '../validation';
+import { checkKnownKeys, checkPositiveFinite, serializableOptionNames, TFJS_DESERIALIZATION_OPTIONS } from '../core/validation';
 
 /** tfjs-layers' Constraint instance type (the class itself is not exported). */
 export type TflConstraint = ReturnType<typeof tfl.constraints.nonNeg>;

@@ -1,7 +1,7 @@
 /** The train/test structure every loader returns, and its construction from raw arrays. */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkOneOf, checkPositiveInt, optionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkOneOf, checkPositiveInt, optionNames } from '../core/validation';
 
 /** Layout of the image tensors: `'flat'` gives [n, rows*cols], `'image'` gives [n, rows, cols, 1]. */
 export type ImageLayout = 'flat' | 'image';

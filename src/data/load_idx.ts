@@ -1,7 +1,7 @@
 /** `loadIdx`: MNIST-like data sets from the four standard IDX files of a folder (Node.js only). */
-import { checkKnownKeys } from '../validation';
+import { checkKnownKeys } from '../core/validation';
 import { requireBackend } from '../backend/require_backend';
-import { configError } from '../errors';
+import { configError } from '../core/errors';
 import type { Dataset, DatasetOptions, RawSplit } from './dataset';
 import { DATASET_OPTIONS, keepCount, makeDataset, resolveDatasetOptions } from './dataset';
 import { checkImages, checkLabels, findIdxFile, IDX_FILE_NAMES, IdxFormatError, readIdxFile } from './idx';

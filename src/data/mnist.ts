@@ -13,8 +13,8 @@
  *
  * The package stores pixels already scaled to [0, 1] (rounded to 3 decimals).
  */
-import { configError } from '../errors';
-import { checkKnownKeys, optionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkKnownKeys, optionNames } from '../core/validation';
 import { requireBackend } from '../backend/require_backend';
 import type { Dataset, DatasetOptions, RawSplit } from './dataset';
 import { DATASET_OPTIONS, keepCount, makeDataset, resolveDatasetOptions } from './dataset';

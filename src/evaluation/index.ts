@@ -6,5 +6,5 @@ export { evaluateLipConst } from './lip_const';
 export type { EvaluateLipConstArgs, LipConstEstimate, Differentiable } from './lip_const';
 export { computeLayerSV, computeModelSV, layerLinearMatrix } from './layer_sv';
 export type { ComputeLayerSVArgs, LayerSV } from './layer_sv';
-export { singularValuesOf, singularValueRange } from './svd';
-export type { SingularValueRange } from './svd';
+export { singularValuesOf, singularValueRange } from '../linalg/svd';
+export type { SingularValueRange } from '../linalg/svd';

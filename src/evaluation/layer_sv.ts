@@ -21,10 +21,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { isCondensable, isLipschitzLayer } from '../layers/base';
-import { checkKnownKeys, checkPositiveInt, optionNames } from '../validation';
-import { singularValueRange, type SingularValueRange } from './svd';
+import { configError } from '../core/errors';
+import { isCondensable, isLipschitzLayer } from '../core/contracts';
+import { checkKnownKeys, checkPositiveInt, optionNames } from '../core/validation';
+import { singularValueRange, type SingularValueRange } from '../linalg/svd';
 
 /** Options of `computeLayerSV`. */
 export interface ComputeLayerSVArgs {

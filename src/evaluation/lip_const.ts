@@ -14,9 +14,9 @@
  * is why epsilon defaults to 1e-2 rather than DEEL-LIP's 1e-4).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
-import { topLeftSingularPair } from './svd';
+import { configError } from '../core/errors';
+import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
+import { topLeftSingularPair } from '../linalg/svd';
 
 /** A model (anything with a differentiable `apply`, e.g. a tfjs LayersModel) or a function. */
 export type Differentiable = { apply(x: tf.Tensor, kwargs?: unknown): tf.Tensor | tf.Tensor[] | unknown } | ((x: tf.Tensor) => tf.Tensor);

@@ -4,12 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError, LipschitzConfigError } from '../errors';
-import { isCondensable, isLipschitzLayer, type ExportContext } from '../layers/base';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { isCondensable, isLipschitzLayer, type ExportContext } from '../core/contracts';
 import { ACTIVATION_LIPSCHITZ, lipschitzBound, TFJS_BUILTIN_CLASS_NAMES } from '../model/bound';
-import { checkBoolean, checkKnownKeys, optionNames } from '../validation';
-import { VERSION } from '../version';
-import { evaluateGraph, isContainer, type GraphNode } from '../model/graph';
+import { checkBoolean, checkKnownKeys, optionNames } from '../core/validation';
+import { VERSION } from '../core/version';
+import { evaluateGraph, isContainer, type GraphNode } from '../core/graph';
 import { assertFiniteWeights } from '../model/finite';
 import {
   composeChannelMaps,
@@ -20,7 +20,7 @@ import {
   isIdentityMap,
   materializeChannelMap,
   type ChannelMap,
-} from './channel_map';
+} from '../core/channel_map';
 
 type Layer = tfl.layers.Layer;
 type Config = Record<string, unknown>;

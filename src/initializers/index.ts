@@ -10,11 +10,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_EPS_SPECTRAL, DEFAULT_K_COEF_LIP } from '../defaults';
-import { configError } from '../errors';
-import { resolveNormalizationArgs } from '../layers/lipschitz_args';
+import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_EPS_SPECTRAL, DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { configError } from '../core/errors';
+import { resolveNormalizationArgs } from '../core/normalization_args';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkKnownKeys, serializableOptionNames } from '../validation';
+import { checkKnownKeys, serializableOptionNames } from '../core/validation';
 
 /** tfjs-layers' Initializer instance type (the class itself is not exported). */
 export type TflInitializer = ReturnType<typeof tfl.initializers.ones>;

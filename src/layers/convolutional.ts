@@ -26,7 +26,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { configError, LipschitzConfigError } from '../errors';
+import { configError, LipschitzConfigError } from '../core/errors';
 import {
   computeConvLipFactor,
   computeConvTransposeLipFactor,
@@ -36,9 +36,9 @@ import {
 } from '../normalizers/conv';
 import { serializeObject } from '../initializers';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkActivation, checkBoolean, checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../validation';
-import type { TfjsLayerArgs } from '../validation';
-import type { Condensable, LipschitzLayer } from './base';
+import { checkActivation, checkBoolean, checkKnownKeys, checkOneOf, checkPositiveInt, layerOptionNames } from '../core/validation';
+import type { TfjsLayerArgs } from '../core/validation';
+import type { Condensable, LipschitzLayer } from '../core/contracts';
 import {
   addWBarWeight,
   KernelState,
@@ -53,8 +53,8 @@ import {
   rejectKernelConstraint,
   resolveNormalizationArgs,
   type ResolvedNormalizationArgs,
-} from './lipschitz_args';
-import { checkLayerShapeArgs } from '../input_shape';
+} from '../core/normalization_args';
+import { checkLayerShapeArgs } from '../core/input_shape';
 import { requireBackend } from '../backend/require_backend';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */

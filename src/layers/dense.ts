@@ -12,19 +12,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
+import { configError } from '../core/errors';
 import { serializeObject, spectral as spectralInitializer, toInitializer, toRegularizer } from '../initializers';
 import type { TflInitializer, TflRegularizer } from '../initializers';
 import { orthogonalMatMul, orthogonalMatMulPays } from '../normalizers/orthogonal_matmul';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
-import { checkActivation, checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, layerOptionNames } from '../validation';
-import type { TfjsLayerArgs } from '../validation';
-import type { Condensable, LipschitzLayer } from './base';
+import { checkActivation, checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, layerOptionNames } from '../core/validation';
+import type { TfjsLayerArgs } from '../core/validation';
+import type { Condensable, LipschitzLayer } from '../core/contracts';
 import { addSpectralStateWeights, addWBarWeight, KernelState } from './kernel_state';
 import type { LayerVariable } from './kernel_state';
-import { NORMALIZATION_OPTION_FLAGS, noteGivenKCoefLip, rejectKernelConstraint, resolveNormalizationArgs } from './lipschitz_args';
-import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from './lipschitz_args';
-import { checkLayerShapeArgs } from '../input_shape';
+import { NORMALIZATION_OPTION_FLAGS, noteGivenKCoefLip, rejectKernelConstraint, resolveNormalizationArgs } from '../core/normalization_args';
+import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../core/normalization_args';
+import { checkLayerShapeArgs } from '../core/input_shape';
 import { requireBackend } from '../backend/require_backend';
 
 type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;

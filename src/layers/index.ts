@@ -1,5 +1,5 @@
 /** Lipschitz layers: `lip.layers.*`. */
-export * from './base';
+export * from '../core/contracts';
 export * from './dense';
 export * from './convolutional';
 export * from './pooling';

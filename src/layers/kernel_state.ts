@@ -30,7 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { certifiedSpectralNorm } from '../model/spectral_bound';
+import { certifiedSpectralNorm } from '../linalg/spectral_norm';
 import { bjorckIterate } from '../normalizers/bjorck';
 import { untaped } from '../normalizers/power_iteration';
 

@@ -18,14 +18,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_EPS_GRAD_SQRT, DEFAULT_K_COEF_LIP } from '../defaults';
-import { configError, LipschitzConfigError } from '../errors';
-import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveIntPair, layerOptionNames } from '../validation';
-import { STANDALONE_EXPORT } from '../export/channel_map';
+import { DEFAULT_EPS_GRAD_SQRT, DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveIntPair, layerOptionNames } from '../core/validation';
+import { STANDALONE_EXPORT } from '../core/channel_map';
 import { InferenceL2NormPooling2D } from '../inference';
-import type { Condensable, ExportContext, LipschitzLayer } from './base';
-import { noteGivenKCoefLip } from './lipschitz_args';
-import { checkLayerShapeArgs } from '../input_shape';
+import type { Condensable, ExportContext, LipschitzLayer } from '../core/contracts';
+import { noteGivenKCoefLip } from '../core/normalization_args';
+import { checkLayerShapeArgs } from '../core/input_shape';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
 type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;

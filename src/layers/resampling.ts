@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_K_COEF_LIP } from '../defaults';
-import { configError, LipschitzConfigError } from '../errors';
-import { checkKnownKeys, checkOneOf, checkPositiveIntPair, layerOptionNames } from '../validation';
+import { DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { checkKnownKeys, checkOneOf, checkPositiveIntPair, layerOptionNames } from '../core/validation';
 import { ScaledLipschitzLayer } from './scaled_layer';
 import type { BaseLayerArgs } from './scaled_layer';
 

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_K_COEF_LIP } from '../defaults';
-import { checkPositiveFinite } from '../validation';
-import type { Condensable, LipschitzLayer } from './base';
-import { noteGivenKCoefLip } from './lipschitz_args';
-import { checkLayerShapeArgs } from '../input_shape';
+import { DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { checkPositiveFinite } from '../core/validation';
+import type { Condensable, LipschitzLayer } from '../core/contracts';
+import { noteGivenKCoefLip } from '../core/normalization_args';
+import { checkLayerShapeArgs } from '../core/input_shape';
 
 /** Options every tfjs layer accepts (name, inputShape, dtype, trainable, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;

@@ -9,8 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers registers tfjs-core's gradients, which `tf.grad` through a loss needs.
 import '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkBoolean, checkKnownKeys, checkOneOf, optionNames } from '../core/validation';
 import { checkLabelValues, checkLossArguments, labelRuleOf } from './labels';
 
 /**

@@ -14,8 +14,8 @@
  * NeurIPS 2022 (https://arxiv.org/abs/2104.05097).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkPositiveFinite } from '../validation';
+import { configError } from '../core/errors';
+import { checkPositiveFinite } from '../core/validation';
 import { asMatrices, LipschitzLoss, LossOptions, LossParamDef, makeLoss, positiveMask } from './common';
 
 /** Options of the tau cross-entropies. */

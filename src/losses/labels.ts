@@ -9,7 +9,7 @@
  * docs/activations_losses.md), and can be turned off per loss with `checkLabels: false`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError, LipschitzConfigError } from '../errors';
+import { configError, LipschitzConfigError } from '../core/errors';
 
 /**
  * - `signs`: every label in {0, 1} or {-1, 1} (binary and multilabel losses, `multiclassKR`);

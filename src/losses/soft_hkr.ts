@@ -19,8 +19,8 @@
  * properties of 1-Lipschitz Neural Networks: An Optimal Transport Perspective", NeurIPS 2023.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkPositiveFinite } from '../validation';
+import { configError } from '../core/errors';
+import { checkPositiveFinite } from '../core/validation';
 import { asMatrices, checkNonNegative, LipschitzLoss, LossOptions, labelSign, makeLoss, PerSampleLoss } from './common';
 
 /** Options of `multiclassSoftHKR`. */

@@ -22,7 +22,7 @@
  * CVPR 2021 (https://arxiv.org/abs/2006.06520).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkPositiveFinite } from '../validation';
+import { checkPositiveFinite } from '../core/validation';
 import {
   asMatrices,
   checkNonNegative,

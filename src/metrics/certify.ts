@@ -16,8 +16,8 @@
  * (CVPR 2021), https://arxiv.org/abs/2006.06520.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError, describeValue, LipschitzConfigError } from '../errors';
-import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
+import { configError, describeValue, LipschitzConfigError } from '../core/errors';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
 import * as modelApi from '../model';
 import { warnIfUnchecked } from '../model/check';
 import { assertFiniteWeights } from '../model/finite';

@@ -15,8 +15,8 @@
  * https://arxiv.org/abs/2108.04062.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { configError } from '../errors';
-import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../core/validation';
 import { certificateFactor } from './certify';
 
 /** DEEL-LIP's default radius for the robust accuracies: 36/255. */

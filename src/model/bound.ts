@@ -15,12 +15,12 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InferenceGroupSort, InferenceL2NormPooling2D } from '../inference';
-import { isLipschitzLayer } from '../layers/base';
+import { isLipschitzLayer } from '../core/contracts';
 import { warnIfUnchecked } from './check_hook';
-import { evaluateGraph, isContainer, nodeInputShapes, type GraphNode, type ShapeLike } from './graph';
+import { evaluateGraph, isContainer, nodeInputShapes, type GraphNode, type ShapeLike } from '../core/graph';
 import { patternBound } from './patterns';
 import { checkModelArgument } from './model_argument';
-import { certifiedSpectralNorm } from './spectral_bound';
+import { certifiedSpectralNorm } from '../linalg/spectral_norm';
 
 type Layer = tfl.layers.Layer;
 type Config = Record<string, unknown>;

@@ -21,12 +21,12 @@
  * Lipschitz layer, where a plain layer next to them is most likely a mistake (docs/toolkit.md).
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { configError, LipschitzConfigError } from '../errors';
-import { isLipschitzLayer } from '../layers/base';
-import { checkBoolean, checkKnownKeys, optionNames } from '../validation';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { isLipschitzLayer } from '../core/contracts';
+import { checkBoolean, checkKnownKeys, optionNames } from '../core/validation';
 import { lipschitzRisk } from './bound';
 import { installUncheckedModelWarner } from './check_hook';
-import { evaluateGraph, isContainer, nodeInputShapes, type ShapeLike } from './graph';
+import { evaluateGraph, isContainer, nodeInputShapes, type ShapeLike } from '../core/graph';
 import { checkModelArgument } from './model_argument';
 
 type Layer = tfl.layers.Layer;

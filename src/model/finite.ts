@@ -5,7 +5,7 @@
  * weights out as if they were a model. This check names the first bad weight instead.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../errors';
+import { LipschitzConfigError } from '../core/errors';
 import { requireBackend } from '../backend/require_backend';
 
 type Layer = tfl.layers.Layer;

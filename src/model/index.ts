@@ -13,4 +13,4 @@ export {
   ACTIVATION_LIPSCHITZ,
   TFJS_BUILTIN_CLASS_NAMES,
 } from './bound';
-export { certifiedSpectralNorm } from './spectral_bound';
+export { certifiedSpectralNorm } from '../linalg/spectral_norm';

@@ -4,8 +4,8 @@
  * single layer was given instead.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { configError, describeValue, LipschitzConfigError } from '../errors';
-import { isContainer } from './graph';
+import { configError, describeValue, LipschitzConfigError } from '../core/errors';
+import { isContainer } from '../core/graph';
 
 const MODEL_EXPECTED = 'a tfjs LayersModel (tf.sequential / tf.model / lip.sequential)';
 

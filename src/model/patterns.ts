@@ -6,7 +6,7 @@
  * a model that only looks like an export gets the generic bound. Proofs in docs/export.md.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { producingNode, type GraphNode } from './graph';
+import { producingNode, type GraphNode } from '../core/graph';
 
 type Layer = tfl.layers.Layer;
 type Config = Record<string, unknown>;

@@ -4,12 +4,12 @@
  * with a strict check (the rules of `lip.checkModel`) that no other layer can break the bound.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DEFAULT_K_COEF_LIP } from '../defaults';
-import { configError, LipschitzConfigError } from '../errors';
-import { isLipschitzLayer } from '../layers/base';
-import type { LipschitzLayer } from '../layers/base';
-import { givenKCoefLipOf } from '../layers/lipschitz_args';
-import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../validation';
+import { DEFAULT_K_COEF_LIP } from '../core/defaults';
+import { configError, LipschitzConfigError } from '../core/errors';
+import { isLipschitzLayer } from '../core/contracts';
+import type { LipschitzLayer } from '../core/contracts';
+import { givenKCoefLipOf } from '../core/normalization_args';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, optionNames } from '../core/validation';
 import { describeProblems, inspectModel, markModelWarned } from './check';
 import { requireBackend } from '../backend/require_backend';
 

@@ -37,7 +37,7 @@
  * function approximation", ICML 2019; DEEL-LIP `deel/lip/normalizers.py` (`bjorck_normalization`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../defaults';
+import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../core/defaults';
 import { frobeniusNorm, matMul } from './power_iteration';
 
 /** Options of {@link bjorckNormalization}. */

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { configError } from '../errors';
+import { configError } from '../core/errors';
 import { powerIteration } from './power_iteration';
 
 /** Padding modes covered by the corrective factors (those of `tf.conv2d`). */

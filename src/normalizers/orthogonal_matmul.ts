@@ -33,7 +33,7 @@ import {
   DEFAULT_EPS_SPECTRAL,
   DEFAULT_MAX_ITER_BJORCK,
   DEFAULT_MAX_ITER_SPECTRAL,
-} from '../defaults';
+} from '../core/defaults';
 import { bjorckFactor } from './bjorck';
 import { gramPowerIteration, l2Normalize, matMul, untaped } from './power_iteration';
 

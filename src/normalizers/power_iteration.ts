@@ -6,7 +6,7 @@
  * Normalization for Generative Adversarial Networks", ICLR 2018.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_EPS_SPECTRAL, DEFAULT_MAX_ITER_SPECTRAL } from '../defaults';
+import { DEFAULT_EPS_SPECTRAL, DEFAULT_MAX_ITER_SPECTRAL } from '../core/defaults';
 
 /** A linear map on tensors (no bias). */
 export type LinearOperator = (x: tf.Tensor) => tf.Tensor;

@@ -17,7 +17,7 @@
  * regularization", CVPR 2021.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../defaults';
+import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../core/defaults';
 import { bjorckOrthogonalize } from './bjorck';
 import { spectralNormalization } from './spectral';
 

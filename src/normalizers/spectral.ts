@@ -10,7 +10,7 @@
  * ICLR 2018; DEEL-LIP `deel/lip/normalizers.py`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_EPS_SPECTRAL, DEFAULT_MAX_ITER_SPECTRAL } from '../defaults';
+import { DEFAULT_EPS_SPECTRAL, DEFAULT_MAX_ITER_SPECTRAL } from '../core/defaults';
 import { l2Normalize, powerIteration } from './power_iteration';
 
 /** Options of {@link spectralNormalization}. */

@@ -22,8 +22,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { configError } from '../errors';
-import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, serializableOptionNames } from '../validation';
+import { configError } from '../core/errors';
+import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, serializableOptionNames } from '../core/validation';
 
 type RegularizerInstance = tf.serialization.Serializable & { apply(x: tf.Tensor): tf.Scalar };
 type RegularizerCtor = abstract new () => RegularizerInstance;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Condensable, LipschitzLayer } from '../../src/layers/base';
+import type { Condensable, LipschitzLayer } from '../../src/core/contracts';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 

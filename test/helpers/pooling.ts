@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../../src/errors';
+import { LipschitzConfigError } from '../../src/core/errors';
 import { singularValues } from './oracles';
 
 /** Row-major flat array of a tensor, as float64 numbers. */

@@ -1,4 +1,4 @@
-import { LipschitzConfigError } from '../../src/errors';
+import { LipschitzConfigError } from '../../src/core/errors';
 
 /** The error `f` throws, checked to be an instance of `type` when given (fails the test when `f` throws nothing). */
 export function thrown(f: () => unknown, type?: abstract new (...args: never[]) => Error): Error {

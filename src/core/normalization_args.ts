@@ -9,9 +9,9 @@ import {
   DEFAULT_K_COEF_LIP,
   DEFAULT_MAX_ITER_BJORCK,
   DEFAULT_MAX_ITER_SPECTRAL,
-} from '../defaults';
-import { configError } from '../errors';
-import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt, optionNames } from '../validation';
+} from './defaults';
+import { configError } from './errors';
+import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt, optionNames } from './validation';
 
 /** Options of the spectral/Björck normalization, in DEEL-LIP's names. */
 export interface LipschitzNormalizationArgs {

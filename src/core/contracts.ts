@@ -4,7 +4,7 @@
  * `lip.sequential`, `lip.lipschitzBound`, `lip.condense` and `lip.vanillaExport` rely on.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ChannelMap, PairMatrix } from '../export/channel_map';
+import type { ChannelMap, PairMatrix } from './channel_map';
 
 /**
  * What `lip.vanillaExport` offers a layer's export beyond applying built-in layers: folding

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ExportContext } from '../layers/base';
+import type { ExportContext } from './contracts';
 
 /** A 2x2 matrix, row-major `[m00, m01, m10, m11]`: `out0 = m00 t0 + m01 t1`, `out1 = m10 t0 + m11 t1`. */
 export type PairMatrix = readonly [number, number, number, number];

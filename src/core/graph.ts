@@ -3,7 +3,7 @@
  * visited once, after the nodes that feed it, starting from the model outputs.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { LipschitzConfigError } from '../errors';
+import { LipschitzConfigError } from './errors';
 
 /** A layer call in a model graph (tfjs-layers does not export the `Node` class itself). */
 export type GraphNode = tfl.layers.Layer['inboundNodes'][number];
