@@ -339,10 +339,10 @@ async function benchNormalizers(r, backend) {
   tf.dispose(kernels);
 }
 
-/** The normalization settings of a spectral layer (dense or convolution). */
+/** The normalization settings of a spectral layer (dense or convolution), from its config. */
 function normalizationOf(layer) {
-  const n = layer.normalization ?? layer;
-  return { epsSpectral: n.epsSpectral, epsBjorck: n.epsBjorck, betaBjorck: n.betaBjorck, maxIterSpectral: n.maxIterSpectral, maxIterBjorck: n.maxIterBjorck };
+  const c = layer.getConfig();
+  return { epsSpectral: c.epsSpectral, epsBjorck: c.epsBjorck, betaBjorck: c.betaBjorck, maxIterSpectral: c.maxIterSpectral, maxIterBjorck: c.maxIterBjorck };
 }
 
 /**

@@ -2,11 +2,23 @@
  * tfjs-lip: Lipschitz-constrained neural networks for TensorFlow.js.
  *
  * Importing this module registers every tfjs-lip class for serialization.
+ *
+ * The public API is exactly what the barrels name (no `export *` of a module): a helper exported by
+ * its own file for use elsewhere in `src/` stays internal. `test/public_api.test.ts` lists every
+ * public name and fails when one appears or disappears.
  */
 export { LipschitzConfigError } from './core/errors';
-export * from './core/defaults';
+export {
+  DEFAULT_K_COEF_LIP,
+  DEFAULT_EPS_SPECTRAL,
+  DEFAULT_EPS_BJORCK,
+  DEFAULT_BETA_BJORCK,
+  DEFAULT_MAX_ITER_SPECTRAL,
+  DEFAULT_MAX_ITER_BJORCK,
+  DEFAULT_EPS_GRAD_SQRT,
+} from './core/defaults';
 export { isLipschitzLayer, isCondensable } from './core/contracts';
-export type { LipschitzLayer, Condensable } from './core/contracts';
+export type { LipschitzLayer, Condensable, ExportContext } from './core/contracts';
 export * as layers from './layers';
 export * as normalizers from './normalizers';
 export * as initializers from './initializers';
@@ -19,7 +31,20 @@ export * as regularizers from './regularizers';
 export * as backend from './backend';
 export * as io from './io';
 export * as data from './data';
-export * from './model';
-export * from './export';
-export * from './evaluation';
-export * from './metrics/certify';
+export {
+  sequential,
+  checkModel,
+  lipschitzBound,
+  builtinLipschitzBound,
+  lipschitzRisk,
+  ACTIVATION_LIPSCHITZ,
+  TFJS_BUILTIN_CLASS_NAMES,
+  certifiedSpectralNorm,
+} from './model';
+export type { LipschitzSequentialArgs, CheckModelArgs, ModelCheckResult, ModelProblem } from './model';
+export { vanillaExport, condense } from './export';
+export type { VanillaExportOptions, ExportCertificate } from './export';
+export { evaluateLipConst, computeLayerSV, computeModelSV } from './evaluation';
+export type { EvaluateLipConstArgs, LipConstEstimate, Differentiable, ComputeLayerSVArgs, LayerSV } from './evaluation';
+export { certify, certifyLogits } from './metrics/certify';
+export type { CertifyArgs, Predictor } from './metrics/certify';

@@ -7,13 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import {
-  describeBackend,
-  registerWasmGradientKernels,
-  useFastest,
-  WASM_COMPOSITE_KERNELS,
-  WASM_WRAPPED_KERNELS,
-} from '../src/backend';
+import { describeBackend, registerWasmGradientKernels, useFastest } from '../src/backend';
+import { WASM_COMPOSITE_KERNELS, WASM_WRAPPED_KERNELS } from '../src/backend/wasm_kernels';
 import {
   conv2dFilterGradOracle,
   conv2dInputGradOracle,

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Browser, Page } from 'playwright-core';
 import * as lip from '../src';
+import { describeIf } from './helpers/skip';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -113,7 +114,7 @@ interface BrowserPrediction {
   backend: string;
 }
 
-(hasChromium ? describe : describe.skip)('exported models in headless Chromium', () => {
+describeIf(hasChromium, `no Chromium at ${CHROMIUM}`)('exported models in headless Chromium', () => {
   let modelsRoot: string;
   let server: http.Server;
   let baseUrl: string;

@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { snippetNamed } from './helpers/snippets';
+import { describeIf } from './helpers/skip';
 
 const ROOT = path.resolve(__dirname, '..');
 const DOC = path.join(ROOT, 'docs', 'deployment.md');
@@ -97,7 +98,7 @@ function field(lines: string[], re: RegExp): RegExpExecArray {
   throw new Error(`no console line matches ${re}:\n${lines.join('\n')}`);
 }
 
-(hasChromium ? describe : describe.skip)('browser training and deployment (docs/deployment.md) in headless Chromium', () => {
+describeIf(hasChromium, `no Chromium at ${CHROMIUM}`)('browser training and deployment (docs/deployment.md) in headless Chromium', () => {
   let work: string;
   let server: http.Server;
   let baseUrl: string;

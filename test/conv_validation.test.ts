@@ -45,8 +45,8 @@ const COMMON: [string, unknown, RegExp][] = [
   ['kCoefLip', -1, /^kCoefLip expected .*, but got -1\.$/],
   ['kCoefLip', Infinity, /^kCoefLip expected .*, but got Infinity\.$/],
   ['kCoefLip', NaN, /^kCoefLip expected .*, but got NaN\.$/],
-  ['kernelInitializer', 'noSuchInit', /^kernelInitializer expected a tfjs initializer identifier, but got 'noSuchInit'\.$/],
-  ['kernelRegularizer', 'l3', /^kernelRegularizer expected a tfjs regularizer identifier, but got 'l3'\.$/],
+  ['kernelInitializer', 'noSuchInit', /^kernelInitializer expected an initializer: a tfjs identifier or a registered class name, but got 'noSuchInit'\.$/],
+  ['kernelRegularizer', 'l3', /^kernelRegularizer expected a regularizer: a tfjs identifier or a registered class name, but got 'l3'\.$/],
 ];
 
 const SPECTRAL_ONLY: [string, unknown, RegExp][] = [

@@ -9,7 +9,9 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { LipschitzConfigError } from '../src/core/errors';
-import { encodeIdx, IdxFormatError, loadIdx, loadMnist, oneHot, parseIdx, readIdxFile } from '../src/data';
+import { encodeIdx, IdxFormatError, loadIdx, loadMnist, parseIdx, readIdxFile } from '../src/data';
+import { oneHot } from '../src/data/dataset';
+import { describeIf } from './helpers/skip';
 
 /** Hand-built IDX bytes: header [0, 0, type, ndims], big-endian dims, then the payload. */
 function idxBytes(type: number, dims: number[], payload: number[]): Uint8Array {
@@ -468,7 +470,7 @@ function classCounts(labels: Int32Array): number[] {
   return h;
 }
 
-(hasMnist ? describe : describe.skip)('loadIdx on the full MNIST (../shared/data/mnist)', () => {
+describeIf(hasMnist, `${SHARED}/mnist is absent`)('loadIdx on the full MNIST (../shared/data/mnist)', () => {
   it('gives 60,000 + 10,000 images with the published labels', async () => {
     const data = await loadIdx(path.join(SHARED, 'mnist'));
     expect(data.xTrain.shape).toEqual([60000, 784]);
@@ -488,7 +490,7 @@ function classCounts(labels: Int32Array): number[] {
   });
 });
 
-(hasFashion ? describe : describe.skip)('loadIdx on Fashion-MNIST (../shared/data/fashion-mnist)', () => {
+describeIf(hasFashion, `${SHARED}/fashion-mnist is absent`)('loadIdx on Fashion-MNIST (../shared/data/fashion-mnist)', () => {
   it('gives 60,000 + 10,000 balanced images', async () => {
     const data = await loadIdx(path.join(SHARED, 'fashion-mnist'), { shape: 'image', testSize: 10000 });
     expect(data.xTrain.shape).toEqual([60000, 28, 28, 1]);

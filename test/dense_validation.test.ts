@@ -86,7 +86,8 @@ describe('accepted settings', () => {
 
   it('epsBjorck null, betaBjorck 0.5, large kCoefLip', () => {
     const layer = spectralDense({ units: 2, epsBjorck: null, betaBjorck: 0.5, kCoefLip: 1e6 });
-    expect(layer.epsBjorck).toBeNull();
+    expect(layer.orthogonalizer).toBe('none');
+    expect(layer.getConfig()['epsBjorck']).toBeNull();
     expect(layer.kCoefLip).toBe(1e6);
   });
 

@@ -154,7 +154,7 @@ describe('deployment with the inference layers', () => {
     expect(out.metadata.tfjsLip.lipschitzBound).toBeCloseTo(lipschitzBound(model), 6);
     expect(out.metadata.tfjsLip.inferenceLayers).toBe(true);
     // Only the inference module and the sorting kernel it uses, no layers, normalizers or index.
-    expect(out.loaded.sort()).toEqual(['backend/sort_pairs.js', 'backend/wasm_kernels.js', 'inference/index.js', 'ops/sort.js']);
+    expect(out.loaded.sort()).toEqual(['backend/sort_pairs.js', 'backend/wasm/heap.js', 'inference/index.js', 'ops/sort.js']);
     exported.dispose();
     x.dispose();
   });

@@ -13,6 +13,7 @@ import { loadModel, saveModel } from '../src/io';
 import { prepareDirectory } from '../src/io/target_dir';
 import { sequential } from '../src/model';
 import { spectralDense } from '../src/layers/dense';
+import { itIf } from './helpers/skip';
 
 const FAST_MS = 2000;
 
@@ -54,7 +55,7 @@ const onSysfs = fsType('/sys') === 0x62656572;
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 describe('saveModel fails fast on a directory it cannot use', () => {
-  (onProcfs ? it : it.skip)('/proc/x and /proc/x/y/z: procfs, named (Node would spin forever in mkdir)', async () => {
+  itIf(onProcfs, '/proc is not procfs here')('/proc/x and /proc/x/y/z: procfs, named (Node would spin forever in mkdir)', async () => {
     for (const target of ['/proc/x', '/proc/x/y/z']) {
       const { message, ms } = await failure(target);
       expect(message).toBe(
@@ -65,7 +66,7 @@ describe('saveModel fails fast on a directory it cannot use', () => {
     expect(fs.existsSync('/proc/x')).toBe(false);
   });
 
-  (onSysfs ? it : it.skip)('/sys/x: sysfs, named', async () => {
+  itIf(onSysfs, '/sys is not sysfs here')('/sys/x: sysfs, named', async () => {
     const { message, ms } = await failure('file:///sys/x');
     expect(message).toBe('lip.io cannot save to /sys/x: /sys is on sysfs, a virtual kernel file system where no file can be created; choose a directory on a disk (e.g. ./out).');
     expect(ms).toBeLessThan(FAST_MS);
@@ -83,7 +84,7 @@ describe('saveModel fails fast on a directory it cannot use', () => {
   });
 
   // chmod does not stop root, who writes anywhere: the case is then covered by the next test only.
-  (asRoot ? it.skip : it)('a read-only directory (chmod 555; skipped as root, where chmod stops nothing)', async () => {
+  itIf(!asRoot, 'running as root')('a read-only directory (chmod 555; skipped as root, where chmod stops nothing)', async () => {
     fs.chmodSync(tmp, 0o555);
     const target = path.join(tmp, 'model');
     const { message, ms } = await failure(target);

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { bjorckOrthogonalize, orthogonalMatMul, reshapedKernelOrthogonalization } from '../src/normalizers';
-import { bjorckIterate, inverseSqrtPolynomial } from '../src/normalizers/bjorck';
+import { bjorckIterate } from '../src/normalizers/orthogonalizers/bjorck/iterate';
+import { inverseSqrtPolynomial } from '../src/normalizers/orthogonalizers/bjorck/polynomial';
 import { spectralDense } from '../src/layers/dense';
 import { finiteDifferenceGradient, singularValues } from './helpers/oracles';
 import { dot, flat, matmul, polarFactor, randomMatrix, transpose, unflat } from './helpers/dense';

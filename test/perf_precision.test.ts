@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { bjorckIterate } from '../src/normalizers/bjorck';
+import { bjorckIterate } from '../src/normalizers/orthogonalizers/bjorck/iterate';
 import { spectralDense } from '../src/layers/dense';
 import { condense } from '../src/export/vanilla';
 import { singularValues } from './helpers/oracles';

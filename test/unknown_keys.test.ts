@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lip from '../src';
 import { LipschitzConfigError } from '../src/core/errors';
-import { layerLinearMatrix } from '../src/evaluation';
+import { layerLinearMatrix } from '../src/evaluation/layer_sv';
 import { InferenceGroupSort, InferenceL2NormPooling2D } from '../src/inference';
 import { closestName } from '../src/core/validation';
 import { thrownConfigError } from './helpers/thrown';

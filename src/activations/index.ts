@@ -29,7 +29,6 @@ export { PReLULip } from './prelu_lip';
 export type { PReLULipArgs } from './prelu_lip';
 export { Householder } from './householder';
 export type { HouseholderArgs } from './householder';
-export { sortGroups, sortPairs, sortPairsComposite, maxOverGroups } from '../ops/sort';
 
 /** Sorts each group of `groupSize` contiguous channels (default: all channels). */
 export function groupSort(args: GroupSortArgs = {}): GroupSort {

@@ -51,6 +51,9 @@ export class PReLULip extends LipschitzActivation {
     this.sharedAxes = resolveSharedAxes(args.sharedAxes);
   }
 
+  /** The positive side has slope 1 whatever `kCoefLip` is (see `LipschitzLayer.minimumBound`). */
+  readonly minimumBound = 1;
+
   /** `max(1, kCoefLip)`: the positive side has slope 1. */
   override lipschitzBound(): number {
     return Math.max(1, this.kCoefLip);

@@ -10,20 +10,7 @@ import { withProcessStateKept } from './process_handlers';
 export { restoreProcessHandlers } from './process_handlers';
 export { requireBackend } from './require_backend';
 
-export {
-  registerWasmGradientKernels,
-  WASM_COMPOSITE_KERNELS,
-  WASM_REPLACED_KERNELS,
-  WASM_WRAPPED_KERNELS,
-  maxPoolGradWasm,
-  maxPoolWithArgmaxWasm,
-  conv2DBackpropInputWasm,
-  avgPoolGradWasm,
-  conv2DBackpropFilterWasm,
-  depthwiseBackpropFilterWasm,
-  depthwiseBackpropInputWasm,
-  unsortedSegmentSumWasm,
-} from './wasm_kernels';
+export { registerWasmGradientKernels } from './wasm_kernels';
 
 /** Options of {@link useFastest}. */
 export interface UseFastestOptions {

@@ -18,7 +18,7 @@
  * `activations/sort_ops.ts`; {@link hasSortPairsKernel} tells which applies.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { heapBackend } from './wasm_kernels';
+import { heapBackend } from './wasm/heap';
 
 /** Name of the forward kernel. */
 export const SORT_PAIRS = 'TfjsLipSortPairs';

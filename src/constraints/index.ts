@@ -1,13 +1,16 @@
 /**
- * Weight constraints (`lip.constraints.*`), usable by tfjs built-in layers (`kernelConstraint`):
- * they are applied after each optimizer step. Semantics of DEEL-LIP `deel/lip/constraints.py`.
+ * Weight constraints (`lip.constraints.*`), usable by tfjs built-in layers (`kernelConstraint`).
+ * Semantics of DEEL-LIP `deel/lip/constraints.py`. tfjs-layers applies a constraint only when the
+ * weight is set or loaded, never inside `model.fit`: they act after each optimizer step only with
+ * `lip.callbacks.applyConstraints()` among `fit`'s callbacks (callbacks/apply_constraints.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { configError } from '../core/errors';
-import { NORMALIZATION_OPTIONS, resolveNormalizationArgs } from '../core/normalization_args';
-import type { LipschitzNormalizationArgs, ResolvedNormalizationArgs } from '../core/normalization_args';
+import { NORMALIZATION_OPTIONS } from '../core/normalization_args';
+import type { LipschitzNormalizationArgs } from '../core/normalization_args';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
+import { resolveSpectralSettings, spectralSettingsConfig, type SpectralNormalizationSettings } from '../normalizers/settings';
 import { checkKnownKeys, checkPositiveFinite, serializableOptionNames, TFJS_DESERIALIZATION_OPTIONS } from '../core/validation';
 
 /** tfjs-layers' Constraint instance type (the class itself is not exported). */
@@ -21,29 +24,30 @@ const SPECTRAL_CONSTRAINT_OPTIONS: readonly string[] = [...NORMALIZATION_OPTIONS
 
 /**
  * Sets every singular value of the kernel (reshaped `[-1, lastDim]`) to `kCoefLip`: spectral
- * normalization then Björck (cold start each call). With `epsBjorck: null` only the largest
- * singular value is set. Registered as `'SpectralConstraint'`.
+ * normalization then the orthogonalizer (Björck by default, cold start each call). With
+ * `orthogonalizer: 'none'` (`epsBjorck: null`) only the largest singular value is set.
+ * Registered as `'SpectralConstraint'`.
  */
 export class SpectralConstraint extends ConstraintBase {
   /** @nocollapse */
   static className = 'SpectralConstraint';
-  readonly settings: ResolvedNormalizationArgs;
+  readonly settings: SpectralNormalizationSettings;
 
   constructor(args: LipschitzNormalizationArgs = {}) {
     super();
     checkKnownKeys('constraints.spectral', args, SPECTRAL_CONSTRAINT_OPTIONS);
-    this.settings = resolveNormalizationArgs(args);
+    this.settings = resolveSpectralSettings(args);
   }
 
   override apply(w: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const s = this.settings;
-      return reshapedKernelOrthogonalization(w, null, s.kCoefLip, s).wBar;
+      const { kCoefLip, epsSpectral, maxIterSpectral, orthogonalizer } = this.settings;
+      return reshapedKernelOrthogonalization(w, null, kCoefLip, { epsSpectral, maxIterSpectral, orthogonalizer }).wBar;
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.settings };
+    return spectralSettingsConfig(this.settings);
   }
 }
 tf.serialization.registerClass(SpectralConstraint);

@@ -45,6 +45,12 @@ export interface LipschitzLayer {
   correctiveCoefficient(): number;
   /** Certified upper bound of this layer's Lipschitz constant (L2 to L2); usually `kCoefLip`. */
   lipschitzBound(): number;
+  /**
+   * Set when the bound cannot go below this value whatever `kCoefLip` is (`PReLULip`: its positive
+   * side has slope 1, so its bound is `max(1, kCoefLip)`). `lip.sequential` gives such a layer no
+   * share of a `kCoefLip` below it.
+   */
+  readonly minimumBound?: number;
 }
 
 /** A layer that can write its normalized weights back and be replaced by tfjs built-in layers. */

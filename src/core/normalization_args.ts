@@ -1,56 +1,31 @@
 /**
- * The normalization settings shared by every spectral layer (dense and convolutional), with
- * their construction-time validation.
+ * The option names of the spectral normalization shared by every spectral layer (dense and
+ * convolutional), the spectral initializer and constraint (resolved by
+ * `normalizers/settings.ts`), and the bookkeeping of an explicitly given `kCoefLip`.
  */
-import {
-  DEFAULT_BETA_BJORCK,
-  DEFAULT_EPS_BJORCK,
-  DEFAULT_EPS_SPECTRAL,
-  DEFAULT_K_COEF_LIP,
-  DEFAULT_MAX_ITER_BJORCK,
-  DEFAULT_MAX_ITER_SPECTRAL,
-} from './defaults';
 import { configError } from './errors';
-import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt, optionNames } from './validation';
+import { optionNames } from './validation';
 
-/** Options of the spectral/Björck normalization, in DEEL-LIP's names. */
+/** Options of the spectral normalization and its orthogonalizer, in DEEL-LIP's names. */
 export interface LipschitzNormalizationArgs {
   /** Lipschitz constant of the layer (default 1). */
   kCoefLip?: number;
   /** Stopping tolerance of the power iteration (default 1e-3). */
   epsSpectral?: number;
-  /** Stopping tolerance of Björck orthonormalization; `null` disables Björck (default 1e-3). */
-  epsBjorck?: number | null;
-  /** Björck step size, in (0, 0.5] (default 0.5). */
-  betaBjorck?: number;
   /** Maximum number of power iterations (default 10). */
   maxIterSpectral?: number;
+  /**
+   * How the spectrally normalized kernel is made orthonormal: `'bjorck'` (default; DEEL-LIP's
+   * method, warm-started), `'polar'` (the exact polar factor), `'none'` (spectral normalization
+   * only). See `lip.normalizers` and docs/normalizers.md.
+   */
+  orthogonalizer?: string;
+  /** Björck's stopping tolerance (default 1e-3); `null` is DEEL-LIP's spelling of `orthogonalizer: 'none'`. */
+  epsBjorck?: number | null;
+  /** Björck's step size, in (0, 0.5] (default 0.5). */
+  betaBjorck?: number;
   /** Maximum number of Björck iterations (default 15). */
   maxIterBjorck?: number;
-}
-
-/** The same settings, validated and with defaults filled in. */
-export interface ResolvedNormalizationArgs {
-  kCoefLip: number;
-  epsSpectral: number;
-  epsBjorck: number | null;
-  betaBjorck: number;
-  maxIterSpectral: number;
-  maxIterBjorck: number;
-}
-
-/** Validates the normalization settings; throws `LipschitzConfigError` naming the first bad one. */
-export function resolveNormalizationArgs(args: LipschitzNormalizationArgs): ResolvedNormalizationArgs {
-  const epsBjorck = args.epsBjorck === undefined ? DEFAULT_EPS_BJORCK : args.epsBjorck;
-  if (epsBjorck !== null) checkPositiveFinite('epsBjorck', epsBjorck);
-  return {
-    kCoefLip: checkPositiveFinite('kCoefLip', args.kCoefLip ?? DEFAULT_K_COEF_LIP),
-    epsSpectral: checkPositiveFinite('epsSpectral', args.epsSpectral ?? DEFAULT_EPS_SPECTRAL),
-    epsBjorck,
-    betaBjorck: checkInLeftOpenRange('betaBjorck', args.betaBjorck ?? DEFAULT_BETA_BJORCK, 0, 0.5),
-    maxIterSpectral: checkPositiveInt('maxIterSpectral', args.maxIterSpectral ?? DEFAULT_MAX_ITER_SPECTRAL),
-    maxIterBjorck: checkPositiveInt('maxIterBjorck', args.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK),
-  };
 }
 
 /** Rejects a kernel constraint: the normalization owns the kernel, a constraint would rewrite it. */
@@ -81,9 +56,10 @@ export function givenKCoefLipOf(layer: object): number | undefined {
 export const NORMALIZATION_OPTION_FLAGS: { readonly [K in keyof LipschitzNormalizationArgs]-?: true } = {
   kCoefLip: true,
   epsSpectral: true,
+  maxIterSpectral: true,
+  orthogonalizer: true,
   epsBjorck: true,
   betaBjorck: true,
-  maxIterSpectral: true,
   maxIterBjorck: true,
 };
 

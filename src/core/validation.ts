@@ -1,5 +1,6 @@
 /** Construction-time checks shared by every layer and factory; each throws `LipschitzConfigError`. */
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { ONE_LIPSCHITZ_ACTIVATIONS } from './activations';
 import { configError, LipschitzConfigError } from './errors';
 
 /** A finite number > 0 (kCoefLip, epsSpectral, ...). */
@@ -57,31 +58,13 @@ export function checkBoolean(name: string, value: unknown): boolean {
 }
 
 /**
- * tfjs activation identifiers whose Lipschitz constant is at most 1 (so composing them with a
- * k-Lipschitz linear map keeps the bound k). `softmax` is 1/2-Lipschitz in L2; `hardSigmoid` has
- * slope 0.2; `relu6` and `elu` (alpha 1) have slopes in [0, 1].
- */
-export const ONE_LIPSCHITZ_ACTIVATIONS = [
-  'linear',
-  'relu',
-  'relu6',
-  'sigmoid',
-  'tanh',
-  'softsign',
-  'softplus',
-  'softmax',
-  'hardSigmoid',
-  'elu',
-] as const;
-
-/**
  * Returns the activation identifier if it is 1-Lipschitz (undefined/null mean linear), else
- * throws. `selu` (slope 1.76), `exponential`, `swish` (1.1), `gelu` (1.13) and `mish` (1.09)
- * are rejected.
+ * throws. The list is `ONE_LIPSCHITZ_ACTIVATIONS` of `core/activations.ts`: `selu` (slope 1.76),
+ * `exponential`, `swish` (1.1), `gelu` (1.13) and `mish` (1.09) are rejected.
  */
 export function checkActivation(name: string, value: unknown): string {
   if (value === undefined || value === null) return 'linear';
-  if (typeof value !== 'string' || !(ONE_LIPSCHITZ_ACTIVATIONS as readonly string[]).includes(value)) {
+  if (typeof value !== 'string' || !ONE_LIPSCHITZ_ACTIVATIONS.includes(value)) {
     configError(
       name,
       `a 1-Lipschitz activation (${ONE_LIPSCHITZ_ACTIVATIONS.map((a) => `'${a}'`).join(', ')})`,

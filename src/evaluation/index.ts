@@ -4,7 +4,5 @@
  */
 export { evaluateLipConst } from './lip_const';
 export type { EvaluateLipConstArgs, LipConstEstimate, Differentiable } from './lip_const';
-export { computeLayerSV, computeModelSV, layerLinearMatrix } from './layer_sv';
+export { computeLayerSV, computeModelSV } from './layer_sv';
 export type { ComputeLayerSVArgs, LayerSV } from './layer_sv';
-export { singularValuesOf, singularValueRange } from '../linalg/svd';
-export type { SingularValueRange } from '../linalg/svd';

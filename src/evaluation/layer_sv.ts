@@ -16,7 +16,8 @@
  *   {n, n} (DEEL-LIP's convention); `BatchNormalization`: min/max of |gamma / sqrt(var + eps)|;
  * - anything else: {min: null, max: null}.
  *
- * Singular values come from the eigenvalues of the smaller Gram matrix (mathjs `eigs`, float64);
+ * Singular values come from the eigenvalues of the smaller Gram matrix (cyclic Jacobi, float64,
+ * `linalg/svd.ts`);
  * the cost grows as min(rows, cols)^3, capped by `maxGramSize`.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -130,77 +130,16 @@ export class FileSystemHandler implements tf.io.IOHandler {
   }
 
   async load(): Promise<tf.io.ModelArtifacts> {
-    const fs = nodeBuiltin<typeof fsModule>('fs');
-    const path = nodeBuiltin<typeof pathModule>('path');
     const jsonPath = this.modelJsonPath();
-    let text: string;
-    try {
-      text = await fs.promises.readFile(jsonPath, 'utf8');
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      throw new Error(
-        code === 'ENOENT' ? `lip.io: model file ${jsonPath} does not exist.` : `lip.io: cannot read ${jsonPath}: ${describeError(e)}`,
-      );
-    }
-    let modelJSON: tf.io.ModelJSON;
-    try {
-      modelJSON = JSON.parse(text) as tf.io.ModelJSON;
-    } catch (e) {
-      throw new Error(`lip.io: ${jsonPath} is not valid JSON: ${describeError(e)}`);
-    }
-    if (typeof modelJSON !== 'object' || modelJSON === null || typeof modelJSON.modelTopology !== 'object' || modelJSON.modelTopology === null) {
-      throw new Error(`lip.io: ${jsonPath} has no 'modelTopology' object; it is not a tfjs model.json.`);
-    }
-    const manifest = modelJSON.weightsManifest ?? [];
-    if (!Array.isArray(manifest)) throw new Error(`lip.io: 'weightsManifest' of ${jsonPath} is not an array.`);
-
-    const dir = path.dirname(jsonPath);
-    const buffers: Uint8Array[] = [];
-    const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-    for (const group of manifest) {
-      if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
-        throw new Error(`lip.io: 'weightsManifest' of ${jsonPath} has a group without 'paths' and 'weights' arrays.`);
-      }
-      for (const relative of group.paths) {
-        const file = path.join(dir, relative);
-        try {
-          buffers.push(await fs.promises.readFile(file));
-        } catch (e) {
-          const code = (e as { code?: string }).code;
-          throw new Error(
-            code === 'ENOENT'
-              ? `lip.io: weight file ${file} listed in ${jsonPath} does not exist.`
-              : `lip.io: cannot read weight file ${file}: ${describeError(e)}`,
-          );
-        }
-      }
-      weightSpecs.push(...group.weights);
-    }
-    const total = buffers.reduce((s, b) => s + b.byteLength, 0);
-    const joined = new Uint8Array(total);
-    let offset = 0;
-    for (const b of buffers) {
-      joined.set(b, offset);
-      offset += b.byteLength;
-    }
-    let needed = 0;
-    let known = true;
-    for (const spec of weightSpecs) {
-      const bytes = bytesPerElement(spec);
-      if (bytes === undefined) known = false;
-      else needed += bytes * spec.shape.reduce((p, d) => p * d, 1);
-    }
-    if (known && needed !== total) {
-      throw new Error(`lip.io: the weight files of ${jsonPath} hold ${total} bytes, but its weightsManifest needs ${needed}.`);
-    }
-
+    const modelJSON = await readModelJson(jsonPath);
+    const { weightSpecs, weightData } = await readWeights(jsonPath, modelJSON);
     const artifacts: tf.io.ModelArtifacts = {
       modelTopology: modelJSON.modelTopology,
       format: modelJSON.format,
       generatedBy: modelJSON.generatedBy,
       convertedBy: modelJSON.convertedBy,
       weightSpecs,
-      weightData: joined.buffer,
+      weightData,
     };
     if (modelJSON.trainingConfig != null) artifacts.trainingConfig = modelJSON.trainingConfig;
     if (modelJSON.signature != null) artifacts.signature = modelJSON.signature;
@@ -208,6 +147,81 @@ export class FileSystemHandler implements tf.io.IOHandler {
     if (modelJSON.modelInitializer != null) artifacts.modelInitializer = modelJSON.modelInitializer;
     if (modelJSON.initializerSignature != null) artifacts.initializerSignature = modelJSON.initializerSignature;
     return artifacts;
+  }
+}
+
+/** Reads and checks `model.json` (exists, valid JSON, has a `modelTopology` object). */
+async function readModelJson(jsonPath: string): Promise<tf.io.ModelJSON> {
+  const fs = nodeBuiltin<typeof fsModule>('fs');
+  let text: string;
+  try {
+    text = await fs.promises.readFile(jsonPath, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new Error(
+      code === 'ENOENT' ? `lip.io: model file ${jsonPath} does not exist.` : `lip.io: cannot read ${jsonPath}: ${describeError(e)}`,
+    );
+  }
+  let modelJSON: tf.io.ModelJSON;
+  try {
+    modelJSON = JSON.parse(text) as tf.io.ModelJSON;
+  } catch (e) {
+    throw new Error(`lip.io: ${jsonPath} is not valid JSON: ${describeError(e)}`);
+  }
+  if (typeof modelJSON !== 'object' || modelJSON === null || typeof modelJSON.modelTopology !== 'object' || modelJSON.modelTopology === null) {
+    throw new Error(`lip.io: ${jsonPath} has no 'modelTopology' object; it is not a tfjs model.json.`);
+  }
+  return modelJSON;
+}
+
+/** Reads the weight files `model.json` lists (in manifest order), checking their total size. */
+async function readWeights(jsonPath: string, modelJSON: tf.io.ModelJSON): Promise<{ weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer }> {
+  const fs = nodeBuiltin<typeof fsModule>('fs');
+  const path = nodeBuiltin<typeof pathModule>('path');
+  const manifest = modelJSON.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) throw new Error(`lip.io: 'weightsManifest' of ${jsonPath} is not an array.`);
+  const dir = path.dirname(jsonPath);
+  const buffers: Uint8Array[] = [];
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  for (const group of manifest) {
+    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
+      throw new Error(`lip.io: 'weightsManifest' of ${jsonPath} has a group without 'paths' and 'weights' arrays.`);
+    }
+    for (const relative of group.paths) {
+      const file = path.join(dir, relative);
+      try {
+        buffers.push(await fs.promises.readFile(file));
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw new Error(
+          code === 'ENOENT'
+            ? `lip.io: weight file ${file} listed in ${jsonPath} does not exist.`
+            : `lip.io: cannot read weight file ${file}: ${describeError(e)}`,
+        );
+      }
+    }
+    weightSpecs.push(...group.weights);
+  }
+  const joined = new Uint8Array(buffers.reduce((s, b) => s + b.byteLength, 0));
+  let offset = 0;
+  for (const b of buffers) {
+    joined.set(b, offset);
+    offset += b.byteLength;
+  }
+  checkWeightSize(jsonPath, weightSpecs, joined.byteLength);
+  return { weightSpecs, weightData: joined.buffer };
+}
+
+/** Throws when the weight files do not hold the bytes the manifest needs (dtypes known). */
+function checkWeightSize(jsonPath: string, weightSpecs: tf.io.WeightsManifestEntry[], total: number): void {
+  let needed = 0;
+  for (const spec of weightSpecs) {
+    const bytes = bytesPerElement(spec);
+    if (bytes === undefined) return;
+    needed += bytes * spec.shape.reduce((p, d) => p * d, 1);
+  }
+  if (needed !== total) {
+    throw new Error(`lip.io: the weight files of ${jsonPath} hold ${total} bytes, but its weightsManifest needs ${needed}.`);
   }
 }
 

@@ -4,34 +4,26 @@
  *
  * A layer owning a raw trainable `kernel` keeps, as non-trainable weights (so they are saved and
  * loaded): `wBar` (the normalized kernel used in inference), and for spectral normalization `u`
- * (power-iteration vector, `[1, lastDim]`), `sigma` (`[1, 1]`) and `bjorck` (Björck warm start,
- * `[k, k]` with `k = min(size / lastDim, lastDim)`).
+ * (power-iteration vector, `[1, lastDim]`), `sigma` (`[1, 1]`) and the orthogonalizer's warm start
+ * (`bjorck`, `[k, k]` with `k = min(size / lastDim, lastDim)`, for Björck).
  *
- * How a layer uses it:
- *
- * ```ts
- * build(inputShape) {
- *   this.kernel = this.addWeight('kernel', shape, 'float32', init, reg, true);
- *   const vars = addSpectralStateWeights((...a) => this.addWeight(...a), shape, useBjorck);
- *   this.kernelState = new KernelState(this.kernel, vars, (kernel, state) =>
- *     reshapedKernelOrthogonalization(kernel, state.u, this.kCoefLip * coef, {...opts,
- *       bjorckState: state.bjorckState}));
- *   this.kernelState.refresh();            // wBar valid right after build
- * }
- * call(x, kwargs) {
- *   const w = this.kernelState.normalizedKernel(kwargs.training === true);
- *   ...  // use w
- * }
- * condense() { this.kernelState.condense(); }
- * ```
+ * The layers create it at build (`kernel_layer.ts`): their normalization (`kernel_normalization.ts`)
+ * adds the state weights and computes W-bar from the kernel; the kernel state caches it.
  *
  * `normalizedKernel(true)` (training) recomputes W-bar on the gradient tape and writes `u`,
- * `sigma`, `bjorck` and `wBar`; `normalizedKernel(false)` returns the cached `wBar` at no cost.
+ * `sigma`, the orthogonalizer's state and `wBar`; `normalizedKernel(false)` returns the cached
+ * `wBar` at no cost. (So any call with `training: true`, in `fit` or not, moves the cached W-bar
+ * and the warm starts a step further: predictions after it can differ slightly.)
+ *
+ * When the normalization does not make W-bar orthonormal (`scaleVerified: true`: spectral
+ * normalization alone), its scale rests on the power iteration's sigma, which a few iterations per
+ * step underestimate: the first read of W-bar after training checks the certified norm of W-bar
+ * against `targetNorm()` and scales W-bar down onto it when it is above (one float64 check per
+ * training phase), so that the layer keeps its promised bound.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { certifiedSpectralNorm } from '../linalg/spectral_norm';
-import { bjorckIterate } from '../normalizers/bjorck';
 import { untaped } from '../normalizers/power_iteration';
 
 /** A tfjs-layers weight. */
@@ -45,8 +37,27 @@ export interface KernelStateVariables {
   u?: LayerVariable | null;
   /** Largest singular value `[1, 1]` (spectral normalization only). */
   sigma?: LayerVariable | null;
-  /** Björck warm start `[k, k]` (Björck only). */
+  /** The orthogonalizer's warm start (`bjorck`, `[k, k]` for Björck), or none. */
   bjorck?: LayerVariable | null;
+}
+
+/** How a kernel state finishes and checks W-bar (given by the layer). */
+export interface KernelStateOptions {
+  /**
+   * Applied to W-bar by `condense` (off the tape): e.g. a few more orthogonalizer steps that bring
+   * every singular value onto the target within float32 rounding. Identity when absent.
+   */
+  refine?: (wBar: tf.Tensor) => tf.Tensor;
+  /**
+   * True when W-bar's scale rests on sigma alone (no orthonormalization): `condense` then runs the
+   * power iteration to convergence, and the first read after training verifies the certified
+   * norm against `targetNorm` (see the module comment).
+   */
+  scaleVerified?: boolean;
+  /** The norm W-bar (reshaped, permuted by `perm`) must not exceed: `kCoefLip` times the corrective coefficient. */
+  targetNorm?: () => number;
+  /** Axis order making W-bar's `[-1, lastDim]` reshape the normalized matrix (none: as stored). */
+  perm?: number[];
 }
 
 /** What the normalization function receives: the current state (detached) . */
@@ -76,27 +87,6 @@ export type AddWeight = (
   trainable?: boolean,
 ) => LayerVariable;
 
-/**
- * Adds the non-trainable state weights of a spectrally normalized kernel of shape `kernelShape`:
- * `u` (`[1, lastDim]`, random normal as DEEL-LIP), `sigma` (`[1, 1]`, ones), `wBar` (kernel's
- * shape), and `bjorck` (`[k, k]`, zeros = no warm start) when `useBjorck`.
- */
-export function addSpectralStateWeights(addWeight: AddWeight, kernelShape: number[], useBjorck: boolean): KernelStateVariables {
-  const lastDim = kernelShape[kernelShape.length - 1]!;
-  const rows = kernelShape.reduce((p, d) => p * d, 1) / lastDim;
-  const k = Math.min(rows, lastDim);
-  const u = addWeight('u', [1, lastDim], 'float32', tfl.initializers.randomNormal({ mean: 0, stddev: 1 }), undefined, false);
-  const sigma = addWeight('sigma', [1, 1], 'float32', tfl.initializers.ones(), undefined, false);
-  const wBar = addWeight('w_bar', kernelShape, 'float32', tfl.initializers.zeros(), undefined, false);
-  const bjorck = useBjorck ? addWeight('bjorck', [k, k], 'float32', tfl.initializers.zeros(), undefined, false) : null;
-  return { u, sigma, wBar, bjorck };
-}
-
-/** Adds only the `wBar` weight (normalizations without state, e.g. Frobenius). */
-export function addWBarWeight(addWeight: AddWeight, kernelShape: number[]): KernelStateVariables {
-  return { wBar: addWeight('w_bar', kernelShape, 'float32', tfl.initializers.zeros(), undefined, false) };
-}
-
 /** A W-bar known as a product `kernel factor` that has not been formed yet. */
 interface DeferredWBar {
   kernel: tf.Tensor2D;
@@ -108,10 +98,15 @@ export class KernelState {
   private deferred: DeferredWBar | null = null;
   private readonly writeWBar: (value: tf.Tensor) => void;
 
+  /** W-bar was written by a training step and its scale not verified yet (`scaleVerified` only). */
+  private unverified = false;
+  private readonly readWBar: () => tf.Tensor;
+
   constructor(
     readonly kernel: LayerVariable,
     readonly vars: KernelStateVariables,
     private readonly normalize: KernelNormalizer,
+    private readonly options: KernelStateOptions = {},
   ) {
     // A deferred W-bar (see `deferWBar`) is formed on the first read of the weight, whoever reads
     // it (inference, getWeights, save, export, condense); any other write of the weight (setWeights,
@@ -120,14 +115,30 @@ export class KernelState {
     const read = wBar.read.bind(wBar);
     const write = wBar.write.bind(wBar);
     this.writeWBar = write;
+    this.readWBar = read;
     wBar.read = () => {
       this.formDeferred();
+      this.verifyScale();
       return read();
     };
     wBar.write = (value: tf.Tensor) => {
       this.dropDeferred();
+      this.unverified = false;
       return write(value);
     };
+  }
+
+  /** Scales W-bar down onto `targetNorm` when its certified norm is above it (see the module comment). */
+  private verifyScale(): void {
+    if (!this.unverified) return;
+    this.unverified = false;
+    const target = this.options.targetNorm?.();
+    if (target === undefined) return;
+    const norm = this.certifiedNormOf(this.readWBar());
+    if (!(norm > target)) return;
+    const scaled = tf.tidy(() => tf.mul(this.readWBar(), target / norm));
+    this.writeWBar(scaled);
+    scaled.dispose();
   }
 
   /**
@@ -178,6 +189,7 @@ export class KernelState {
   private store(res: KernelNormalizerResult): void {
     this.storeState(res);
     this.vars.wBar.write(res.wBar);
+    this.unverified = this.options.scaleVerified === true;
   }
 
   /**
@@ -201,22 +213,15 @@ export class KernelState {
 
   /**
    * Writes the normalized kernel into the kernel (DEEL-LIP's `condense`), then refreshes the state
-   * so that `wBar` is the normalization of the new kernel. With `orthogonalRefineSteps > 0` and a
-   * kernel orthonormalized by Björck, that many extra Björck steps (beta 0.5) are applied to the
-   * result first, bringing every singular value to `scale` within float32 rounding.
+   * so that `wBar` is the normalization of the new kernel; the layer's `refine` (a few more
+   * orthogonalizer steps) is applied to W-bar first, bringing every singular value to the target
+   * within float32 rounding.
    */
-  condense(orthogonalRefineSteps = 0, scale = 1): void {
+  condense(): void {
     this.refreshToConvergedSigma();
     tf.tidy(() => {
-      let w = this.vars.wBar.read() as tf.Tensor;
-      if (orthogonalRefineSteps > 0) {
-        const shape = w.shape;
-        const lastDim = shape[shape.length - 1]!;
-        const w2d = tf.reshape(tf.div(w, scale), [-1, lastDim]) as tf.Tensor2D;
-        const res = bjorckIterate(w2d, null, 1e-12, 0.5, orthogonalRefineSteps, orthogonalRefineSteps);
-        w = tf.reshape(tf.mul(res.z, scale), shape);
-      }
-      this.kernel.write(w);
+      const w = this.vars.wBar.read();
+      this.kernel.write(this.options.refine === undefined ? w : this.options.refine(w));
     });
     this.refreshToConvergedSigma();
   }
@@ -228,15 +233,14 @@ export class KernelState {
    * which a kernel whose largest singular values are close meets long before sigma is reached
    * (sigma low by 0.6% on a 10x300 Gaussian kernel): W-bar would then exceed `kCoefLip`. Each pass
    * moves sigma by a fixed fraction of its remaining error, so the relative test bounds that
-   * error by a few times 1e-6. Only spectral normalization alone needs it: Björck's result does not
-   * depend on the scale sigma sets (any sigma above 1/sqrt(3) of the true one converges to the
-   * same polar factor), so with a Björck state, or without a sigma weight (Frobenius), this is one
-   * `refresh()`.
+   * error by a few times 1e-6. Only spectral normalization alone (`scaleVerified`) needs it: an
+   * orthonormalized result does not depend on the scale sigma sets, so with an orthogonalizer, or
+   * without a sigma weight (Frobenius), this is one `refresh()`.
    */
   private refreshToConvergedSigma(maxRefreshes = 200): void {
     const sigmaVar = this.vars.sigma;
     this.refresh();
-    if (sigmaVar == null || this.vars.bjorck != null) return;
+    if (sigmaVar == null || this.options.scaleVerified !== true) return;
     let previous = sigmaVar.read().dataSync()[0]!;
     for (let pass = 1; pass < maxRefreshes; pass++) {
       this.refresh();
@@ -250,12 +254,17 @@ export class KernelState {
   /**
    * Certified upper bound (float64, see `certifiedSpectralNorm`) of the spectral norm of the
    * cached `wBar` reshaped to `[-1, lastDim]`: the matrix the layer applies in inference (dense),
-   * or to each patch (convolutions, before the patch-coverage factor); `perm` first transposes
-   * W-bar (the transposed convolution's matrix is `[kh*kw*cin, filters]`). Unlike the nominal
+   * or to each patch (convolutions, before the patch-coverage factor); the option `perm` first
+   * transposes W-bar (the transposed convolution's matrix is `[kh*kw*cin, filters]`). Unlike the nominal
    * `kCoefLip`, it also covers what the finite iterations and float32 leave over.
    */
-  certifiedWBarNorm(perm?: number[]): number {
-    const w = perm === undefined ? this.vars.wBar.read() : tf.transpose(this.vars.wBar.read(), perm);
+  certifiedWBarNorm(): number {
+    return this.certifiedNormOf(this.vars.wBar.read());
+  }
+
+  private certifiedNormOf(wBar: tf.Tensor): number {
+    const perm = this.options.perm;
+    const w = perm === undefined ? wBar : tf.transpose(wBar, perm);
     const lastDim = w.shape[w.shape.length - 1] ?? 1;
     const values = w.dataSync();
     if (perm !== undefined) w.dispose();

@@ -1,6 +1,6 @@
 /**
  * Shared base of the weight-free Lipschitz layers whose Lipschitz constant is a plain output scale
- * `kCoefLip` (the activations, the invertible resamplings): the `LipschitzLayer` contract with
+ * `kCoefLip` (the activations, the invertible resamplings, the scaled poolings): the `LipschitzLayer` contract with
  * corrective coefficient 1 and bound `kCoefLip`, the `Condensable` contract with nothing to
  * condense, and the output scaling with its built-in counterpart for `vanillaExport`.
  */
@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_K_COEF_LIP } from '../core/defaults';
 import { checkPositiveFinite } from '../core/validation';
-import type { Condensable, LipschitzLayer } from '../core/contracts';
+import type { Condensable, ExportContext, LipschitzLayer } from '../core/contracts';
 import { noteGivenKCoefLip } from '../core/normalization_args';
 import { checkLayerShapeArgs } from '../core/input_shape';
 
@@ -53,7 +53,7 @@ export abstract class ScaledLipschitzLayer extends tfl.layers.Layer implements L
   /** Nothing to write back (no normalized weights). */
   condense(): void {}
 
-  abstract vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor;
+  abstract vanillaExport(input: tfl.SymbolicTensor, context?: ExportContext): tfl.SymbolicTensor;
 
   /** Multiplies by `kCoefLip` (skipped when it is 1). */
   protected scaled(y: tf.Tensor): tf.Tensor {

@@ -69,43 +69,73 @@ export function singularValuesOf(rows: ArrayLike<number>[], nCols?: number): num
  */
 export function symmetricEigenvalues(matrix: ArrayLike<number>[]): number[] {
   const n = matrix.length;
-  const a = matrix.map((row) => Float64Array.from(row as ArrayLike<number>));
+  const flat = new Float64Array(n * n);
+  matrix.forEach((row, i) => flat.set(Array.from(row as ArrayLike<number>).slice(0, n), i * n));
+  return Array.from(symmetricEigen(flat, n, false).values);
+}
+
+/** Eigenvalues and (optionally) eigenvectors of a symmetric matrix. */
+export interface SymmetricEigen {
+  /** The eigenvalues, in the order of the Jacobi sweeps (not sorted). */
+  values: Float64Array;
+  /** Row-major `n x n`: column `i` is the unit eigenvector of `values[i]` (empty without vectors). */
+  vectors: Float64Array;
+}
+
+/**
+ * Eigen-decomposition of the symmetric row-major `n x n` matrix `a` (float64, not modified) by
+ * cyclic Jacobi rotations until the off-diagonal mass is below 1e-30 of the total; with
+ * `withVectors`, the rotations are accumulated into the eigenvectors.
+ */
+export function symmetricEigen(a: ArrayLike<number>, n: number, withVectors = true): SymmetricEigen {
+  const m = Float64Array.from(a);
+  const v = withVectors ? new Float64Array(n * n) : new Float64Array(0);
+  for (let i = 0; i < n && withVectors; i++) v[i * n + i] = 1;
   let total = 0;
-  for (const row of a) for (let j = 0; j < n; j++) total += (row[j] as number) ** 2;
+  for (let i = 0; i < n * n; i++) total += m[i]! * m[i]!;
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += ((a[p] as Float64Array)[q] as number) ** 2;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q]! * m[p * n + q]!;
     if (off <= 1e-30 * total || off === 0) break;
     for (let p = 0; p < n - 1; p++) {
-      const ap = a[p] as Float64Array;
-      for (let q = p + 1; q < n; q++) {
-        const aq = a[q] as Float64Array;
-        const apq = ap[q] as number;
-        if (apq === 0) continue;
-        const theta = ((aq[q] as number) - (ap[p] as number)) / (2 * apq);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        ap[p] = (ap[p] as number) - t * apq;
-        aq[q] = (aq[q] as number) + t * apq;
-        ap[q] = 0;
-        aq[p] = 0;
-        for (let r = 0; r < n; r++) {
-          if (r === p || r === q) continue;
-          const ar = a[r] as Float64Array;
-          const arp = ar[p] as number;
-          const arq = ar[q] as number;
-          const np = c * arp - s * arq;
-          const nq = s * arp + c * arq;
-          ar[p] = np;
-          ar[q] = nq;
-          ap[r] = np;
-          aq[r] = nq;
-        }
-      }
+      for (let q = p + 1; q < n; q++) jacobiRotation(m, v, n, p, q);
     }
   }
-  return a.map((row, i) => row[i] as number);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = m[i * n + i]!;
+  return { values, vectors: v };
+}
+
+/** One Jacobi rotation zeroing `m[p][q]` (and `m[q][p]`), applied to the columns of `v` too. */
+function jacobiRotation(m: Float64Array, v: Float64Array, n: number, p: number, q: number): void {
+  const apq = m[p * n + q]!;
+  if (apq === 0) return;
+  const theta = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
+  const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+  const c = 1 / Math.sqrt(t * t + 1);
+  const s = t * c;
+  m[p * n + p] = m[p * n + p]! - t * apq;
+  m[q * n + q] = m[q * n + q]! + t * apq;
+  m[p * n + q] = 0;
+  m[q * n + p] = 0;
+  for (let r = 0; r < n; r++) {
+    if (r === p || r === q) continue;
+    const arp = m[r * n + p]!;
+    const arq = m[r * n + q]!;
+    const np = c * arp - s * arq;
+    const nq = s * arp + c * arq;
+    m[r * n + p] = np;
+    m[r * n + q] = nq;
+    m[p * n + r] = np;
+    m[q * n + r] = nq;
+  }
+  if (v.length === 0) return;
+  for (let r = 0; r < n; r++) {
+    const vrp = v[r * n + p]!;
+    const vrq = v[r * n + q]!;
+    v[r * n + p] = c * vrp - s * vrq;
+    v[r * n + q] = s * vrp + c * vrq;
+  }
 }
 
 /** Smallest and largest singular values of a row-major float64 matrix. */

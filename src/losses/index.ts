@@ -5,10 +5,9 @@
  * class (`'HKR'`, ...), with a `reduction` of `'mean'` (default, Keras' sum over batch size),
  * `'sum'` or `'none'`.
  */
-export { makeLoss, reduce, LOSS_REDUCTIONS } from './common';
+export { makeLoss } from './common';
 export type { LipschitzLoss, LossOptions, LossParamDef, LossReduction, ParamCheck, PerSampleLoss } from './common';
 export {
-  KR_EPSILON,
   kr,
   hkr,
   hingeMargin,

@@ -4,8 +4,6 @@
  */
 export {
   DEFAULT_ROBUST_EPSILON,
-  deltaMulticlass,
-  deltaBinary,
   categoricalProvableRobustAccuracy,
   binaryProvableRobustAccuracy,
   categoricalProvableAvgRobustness,

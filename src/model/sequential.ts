@@ -66,6 +66,19 @@ function checkShares(layers: Array<LipschitzLayer & tfl.layers.Layer>, share: nu
 }
 
 /**
+ * The Lipschitz layers that carry a share of `kCoefLip`, and those that cannot: below 1, a layer
+ * with a `minimumBound` (`PReLULip`, bound `max(1, k)`) would still have bound 1, so it gets
+ * `kCoefLip = minimumBound` and the others share the whole `kCoefLip`.
+ */
+function splitShares(
+  layers: Array<LipschitzLayer & tfl.layers.Layer>,
+  kCoefLip: number,
+): { carriers: Array<LipschitzLayer & tfl.layers.Layer>; floored: Array<LipschitzLayer & tfl.layers.Layer> } {
+  const floors = (layer: LipschitzLayer): boolean => layer.minimumBound !== undefined && kCoefLip < 1;
+  return { carriers: layers.filter((l) => !floors(l)), floored: layers.filter(floors) };
+}
+
+/**
  * Builds a tfjs `Sequential` from `layers`, after setting `kCoefLip^(1/n)` on each of its n
  * tfjs-lip Lipschitz layers (before they are built), so that the model is kCoefLip-Lipschitz.
  * A layer given an explicit `kCoefLip` other than that share throws. Every layer is checked with
@@ -86,13 +99,17 @@ export function sequential(args: LipschitzSequentialArgs): tfl.Sequential {
     if (!(layer instanceof tfl.layers.Layer)) configError(`layers[${i}]`, 'a tfjs layer', layer);
   });
 
-  const lipschitzLayers = layers.filter(isLipschitzLayer);
-  if (lipschitzLayers.length === 0 && kCoefLip !== 1) {
+  const { carriers, floored } = splitShares(layers.filter(isLipschitzLayer), kCoefLip);
+  if (carriers.length === 0 && kCoefLip !== 1) {
     configError('kCoefLip', '1 when no Lipschitz layer can carry it', kCoefLip);
   }
-  const share = lipschitzLayers.length === 0 ? 1 : Math.pow(kCoefLip, 1 / lipschitzLayers.length);
-  checkShares(lipschitzLayers, share, kCoefLip);
-  for (const layer of lipschitzLayers) layer.kCoefLip = share;
+  const share = carriers.length === 0 ? 1 : Math.pow(kCoefLip, 1 / carriers.length);
+  checkShares(carriers, share, kCoefLip);
+  for (const layer of carriers) layer.kCoefLip = share;
+  for (const layer of floored) {
+    checkShares([layer], layer.minimumBound!, kCoefLip);
+    layer.kCoefLip = layer.minimumBound!;
+  }
 
   requireBackend('lip.sequential');
   const model = tfl.sequential({ layers, name: args.name });

@@ -4,21 +4,23 @@
  * coefficient, and reshaped back. This is the normalization of SpectralDense and of the RKO
  * convolutions.
  *
- * Stable signature (used by the convolution layers):
+ * Signature:
  *
  * ```ts
  * reshapedKernelOrthogonalization(kernel, u, kCoefLip, {
- *   epsSpectral, epsBjorck, betaBjorck, maxIterSpectral, maxIterBjorck, bjorckState,
+ *   epsSpectral, maxIterSpectral, orthogonalizer, bjorckState,   // or epsBjorck, betaBjorck, maxIterBjorck
  * }) -> { wBar, u, sigma, bjorckState, bjorckIterations }
  * ```
+ *
+ * The orthogonalization is the layer's `Orthogonalizer` (`orthogonalizers/`); without one, the
+ * DEEL-LIP settings `epsBjorck` (null: none), `betaBjorck`, `maxIterBjorck` choose Björck.
  *
  * References: DEEL-LIP `deel/lip/normalizers.py` (`reshaped_kernel_orthogonalization`);
  * Serrurier et al., "Achieving robustness in classification using optimal transport with hinge
  * regularization", CVPR 2021.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../core/defaults';
-import { bjorckOrthogonalize } from './bjorck';
+import { createOrthogonalizer, type Orthogonalizer } from './orthogonalizers';
 import { spectralNormalization } from './spectral';
 
 /** Options of {@link reshapedKernelOrthogonalization}. */
@@ -33,9 +35,11 @@ export interface ReshapedKernelOrthogonalizationOptions {
   maxIterSpectral?: number;
   /** Maximum number of Björck iterations (default 15). */
   maxIterBjorck?: number;
+  /** The orthogonalizer to use (then the three Björck settings above are not read). */
+  orthogonalizer?: Orthogonalizer;
   /**
-   * Warm start of Björck: the `bjorckState` returned by the previous call on the same kernel
-   * (square, min(rows, cols) of the reshaped kernel). `null`/absent: cold start.
+   * Warm start of the orthogonalizer: the `bjorckState` returned by the previous call on the same
+   * kernel (for Björck: square, min(rows, cols) of the reshaped kernel). `null`/absent: cold start.
    */
   bjorckState?: tf.Tensor2D | null;
 }
@@ -48,15 +52,15 @@ export interface ReshapedKernelOrthogonalizationResult {
   u: tf.Tensor2D;
   /** Largest singular value of the reshaped kernel (differentiable). */
   sigma: tf.Scalar;
-  /** Björck warm start for the next call (detached), `null` when Björck is disabled. */
+  /** The orthogonalizer's warm start for the next call (detached), `null` for a method without one. */
   bjorckState: tf.Tensor2D | null;
-  /** Björck iterations performed (0 when disabled). */
+  /** Orthogonalizer iterations performed (0 for none or a direct method). */
   bjorckIterations: number;
 }
 
 /**
  * RKO of `kernel` with power-iteration vector `u` (`[1, lastDim]`, or `null` for a random start):
- * `wBar = reshape(kCoefLip * bjorck(W / (sigma + epsSpectral)), kernel.shape)` with
+ * `wBar = reshape(kCoefLip * orthogonalize(W / (sigma + epsSpectral)), kernel.shape)` with
  * `W = reshape(kernel, [-1, lastDim])`.
  */
 export function reshapedKernelOrthogonalization(
@@ -66,26 +70,16 @@ export function reshapedKernelOrthogonalization(
   options: ReshapedKernelOrthogonalizationOptions = {},
 ): ReshapedKernelOrthogonalizationResult {
   const lastDim = kernel.shape[kernel.rank - 1]!;
-  const epsBjorck = options.epsBjorck === undefined ? DEFAULT_EPS_BJORCK : options.epsBjorck;
+  const { epsBjorck, betaBjorck, maxIterBjorck } = options;
+  const orthogonalizer = options.orthogonalizer ?? createOrthogonalizer({ epsBjorck, betaBjorck, maxIterBjorck });
   const w2d = tf.reshape(kernel, [-1, lastDim]) as tf.Tensor2D;
   const spectral = spectralNormalization(w2d, u, options);
-  let normalized = spectral.wBar;
-  let bjorckState: tf.Tensor2D | null = null;
-  let bjorckIterations = 0;
-  if (epsBjorck !== null) {
-    const res = bjorckOrthogonalize(spectral.wBar, options.bjorckState ?? null, {
-      epsBjorck,
-      betaBjorck: options.betaBjorck ?? DEFAULT_BETA_BJORCK,
-      maxIterBjorck: options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK,
-    });
-    spectral.wBar.dispose();
-    normalized = res.wBar;
-    bjorckState = res.p;
-    bjorckIterations = res.iterations;
-  }
+  const orthogonal = orthogonalizer.orthogonalize(spectral.wBar, options.bjorckState ?? null);
+  spectral.wBar.dispose();
+  const normalized = orthogonal.wBar;
   // (A multiplication by 1 is skipped: it would cost a full pass, and another in the gradient.)
   const wBar = tf.tidy(() => tf.reshape(kCoefLip === 1 ? normalized : tf.mul(normalized, kCoefLip), kernel.shape));
   normalized.dispose();
   if (w2d !== kernel) w2d.dispose();
-  return { wBar, u: spectral.u, sigma: spectral.sigma, bjorckState, bjorckIterations };
+  return { wBar, u: spectral.u, sigma: spectral.sigma, bjorckState: orthogonal.state, bjorckIterations: orthogonal.iterations };
 }

@@ -72,3 +72,17 @@ export function snippetNamed(file: string, fileName: string): Snippet {
   }
   return found[0] as Snippet;
 }
+
+/**
+ * The packages of the one `npm install ...` line in the ```sh blocks under `heading` (the README's
+ * Quick start install line), in order; throws unless there is exactly one such line.
+ */
+export function npmInstallPackages(file: string, heading: string): string[] {
+  const lines = extractSnippets(file)
+    .filter((s) => s.lang === 'sh' && s.heading === heading)
+    .flatMap((s) => s.code.split('\n'))
+    .map((line) => line.trim())
+    .filter((line) => /^npm (install|i)\s/.test(line));
+  if (lines.length !== 1) throw new Error(`${file}: expected one 'npm install' line in the sh blocks under '${heading}', found ${lines.length}`);
+  return (lines[0] as string).split(/\s+/).slice(2).filter((arg) => !arg.startsWith('-'));
+}

@@ -33,9 +33,9 @@ import {
   DEFAULT_EPS_SPECTRAL,
   DEFAULT_MAX_ITER_BJORCK,
   DEFAULT_MAX_ITER_SPECTRAL,
-} from '../core/defaults';
-import { bjorckFactor } from './bjorck';
-import { gramPowerIteration, l2Normalize, matMul, untaped } from './power_iteration';
+} from '../../../core/defaults';
+import { bjorckFactor } from './iterate';
+import { gramPowerIteration, l2Normalize, matMul, untaped } from '../../power_iteration';
 
 /** Options of {@link orthogonalMatMul}. */
 export interface OrthogonalMatMulOptions {
@@ -51,6 +51,8 @@ export interface OrthogonalMatMulOptions {
   maxIterBjorck?: number;
   /** Björck warm start from the previous call (`[m, m]`), or `null`. */
   bjorckState?: tf.Tensor2D | null;
+  /** Seed of Björck's random convergence probe (default 1). */
+  seed?: number;
 }
 
 /** Result of {@link orthogonalMatMul}. */
@@ -82,25 +84,29 @@ export function orthogonalMatMulPays(n: number, m: number, batch: number): boole
   return n >= m && 3 * batch + 2 * m < 3 * n;
 }
 
+/** What the fused product needs, computed off the tape (see {@link factorsOf}). */
+interface Factors {
+  u: tf.Tensor2D;
+  sigma: tf.Scalar;
+  state: tf.Tensor2D;
+  /** `P~ = P / c`. */
+  scaledFactor: tf.Tensor2D;
+  /** `P' = kCoefLip P~`. */
+  factor: tf.Tensor2D;
+  /** A detached handle on the kernel as used. */
+  kernel: tf.Tensor2D;
+  iterations: number;
+}
+
 /**
- * `x W-bar` with the reshaped-kernel orthogonalization of the tall `kernel` (`[n, m]`, `n >= m`)
- * and `u` its power-iteration vector (`[1, m]`, or `null` for a random start); see the module
- * comment for the order of the products and the gradient.
+ * Off the tape: sigma by power iteration and the Björck factor, from one Gram matrix
+ * (`G = K^T K`, `Gram(K / c) = G / c^2`), and the two `m x m` matrices the products need.
  */
-export function orthogonalMatMul(
-  x: tf.Tensor2D,
-  kernel: tf.Tensor2D,
-  u: tf.Tensor | null,
-  kCoefLip: number,
-  options: OrthogonalMatMulOptions = {},
-): OrthogonalMatMulResult {
-  const [n, m] = kernel.shape;
-  if (n < m) throw new Error(`orthogonalMatMul needs a tall kernel (rows >= columns), but got [${n}, ${m}].`);
+function factorsOf(kernel: tf.Tensor2D, u: tf.Tensor | null, kCoefLip: number, options: OrthogonalMatMulOptions): Factors {
+  const m = kernel.shape[1];
   const epsSpectral = options.epsSpectral ?? DEFAULT_EPS_SPECTRAL;
   let iterations = 0;
-  // Off the tape: sigma, the Björck factor, and the two m x m matrices the products need.
   const [uOut, sigma, state, scaledFactor, factor, kernelUsed] = untaped(() => {
-    // One Gram matrix serves the power iteration and Björck: G = K^T K, Gram(K / c) = G / c^2.
     const gramK = matMul(kernel, kernel, true, false);
     const start = u ?? tf.tidy(() => l2Normalize(tf.randomUniform([1, m])));
     const spectral = gramPowerIteration(gramK, start, { maxIter: options.maxIterSpectral ?? DEFAULT_MAX_ITER_SPECTRAL, eps: epsSpectral });
@@ -108,14 +114,13 @@ export function orthogonalMatMul(
     const inverseC = tf.div(1, tf.add(spectral.sigma, epsSpectral));
     const wn = tf.mul(kernel, inverseC) as tf.Tensor2D;
     const gramWn = tf.mul(gramK, tf.square(inverseC)) as tf.Tensor2D;
-    const res = bjorckFactor(
-      wn,
-      options.bjorckState ?? null,
-      options.epsBjorck ?? DEFAULT_EPS_BJORCK,
-      options.betaBjorck ?? DEFAULT_BETA_BJORCK,
-      options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK,
-      gramWn,
-    );
+    const res = bjorckFactor(wn, options.bjorckState ?? null, {
+      eps: options.epsBjorck ?? DEFAULT_EPS_BJORCK,
+      beta: options.betaBjorck ?? DEFAULT_BETA_BJORCK,
+      maxIter: options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK,
+      gramOfW: gramWn,
+      seed: options.seed ?? 1,
+    });
     iterations = res.iterations;
     const pTilde = tf.mul(res.p, inverseC) as tf.Tensor2D;
     const pPrime = (kCoefLip === 1 ? tf.clone(pTilde) : tf.mul(pTilde, kCoefLip)) as tf.Tensor2D;
@@ -130,10 +135,28 @@ export function orthogonalMatMul(
     tf.dispose([gramK, wn, gramWn, res.p, inverseC]);
     return out;
   });
+  return { u: uOut, sigma, state, scaledFactor, factor, kernel: kernelUsed, iterations };
+}
+
+/**
+ * `x W-bar` with the reshaped-kernel orthogonalization of the tall `kernel` (`[n, m]`, `n >= m`)
+ * and `u` its power-iteration vector (`[1, m]`, or `null` for a random start); see the module
+ * comment for the order of the products and the gradient.
+ */
+export function orthogonalMatMul(
+  x: tf.Tensor2D,
+  kernel: tf.Tensor2D,
+  u: tf.Tensor | null,
+  kCoefLip: number,
+  options: OrthogonalMatMulOptions = {},
+): OrthogonalMatMulResult {
+  const [n, m] = kernel.shape;
+  if (n < m) throw new Error(`orthogonalMatMul needs a tall kernel (rows >= columns), but got [${n}, ${m}].`);
+  const f = factorsOf(kernel, u, kCoefLip, options);
   const projection = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const yLin = args[0] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
-    save([yLin, kernelUsed, scaledFactor]);
+    save([yLin, f.kernel, f.scaledFactor]);
     return {
       value: tf.clone(yLin),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -148,7 +171,7 @@ export function orthogonalMatMul(
       },
     };
   });
-  const y = tf.tidy(() => projection(tf.matMul(tf.matMul(x, kernel), factor), kernel)) as tf.Tensor2D;
-  scaledFactor.dispose();
-  return { y, kernel: kernelUsed, factor, u: uOut, sigma, bjorckState: state, bjorckIterations: iterations };
+  const y = tf.tidy(() => projection(tf.matMul(tf.matMul(x, kernel), f.factor), kernel)) as tf.Tensor2D;
+  f.scaledFactor.dispose();
+  return { y, kernel: f.kernel, factor: f.factor, u: f.u, sigma: f.sigma, bjorckState: f.state, bjorckIterations: f.iterations };
 }

@@ -1,0 +1,110 @@
+/**
+ * The measurements behind Björck's stopping decisions: the per-value convergence rate and the
+ * number of steps it predicts, the residuals `||Y - I||` of a Gram matrix (one read-back each),
+ * and random-probe estimates of that residual that avoid forming the full Gram matrix.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { frobeniusNorm, matMul } from '../../power_iteration';
+
+/**
+ * Per singular value, with `d = s^2 - 1`, one step maps `d` to `(1 + d)(1 - beta d)^2 - 1`, whose
+ * magnitude is at most `|d| * rate(|d|)`.
+ */
+export function rate(m: number, beta: number): number {
+  return Math.abs(1 - 2 * beta) + (2 * beta - beta * beta) * m + beta * beta * m * m;
+}
+
+/**
+ * Number of steps after which the Frobenius residual `r = ||Y - I||_F` is predicted below
+ * `eps / beta`, plus the final step (DEEL-LIP stops after the first step whose change, about
+ * `beta * r`, is below `eps`). `m >= max |d|` bounds the per-value rate. Infinity when the
+ * prediction is not usable (m >= 1).
+ */
+export function predictedSteps(r: number, m: number, beta: number, eps: number): number {
+  if (!(m < 1) || !(r >= 0)) return Infinity;
+  let steps = 1;
+  while (beta * r >= eps) {
+    const c = rate(m, beta);
+    if (!(c < 1)) return Infinity;
+    r *= c;
+    m *= c;
+    steps += 1;
+    if (steps > 64) return Infinity;
+  }
+  return steps;
+}
+
+/**
+ * `||Y - I||_F` and `||Y - I||_inf` (max absolute row sum, an upper bound of the spectral norm of
+ * the symmetric `Y - I`), read back in one sync.
+ */
+export function gramStats(y: tf.Tensor2D): [number, number] {
+  const values = tf.tidy(() => {
+    const d = tf.sub(y, tf.eye(y.shape[0]));
+    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1))]);
+  });
+  const [r, rowMax] = Array.from(values.dataSync());
+  values.dispose();
+  return [r!, rowMax!];
+}
+
+/**
+ * For the warm start's Gram matrix `Y`: `[||Y - I||_F, ||Y - I||_inf, c, ||Y/c - I||_F,
+ * ||Y/c - I||_inf]` with `c` the mean of the diagonal of `Y`, in one read-back.
+ */
+export function warmStartStats(y: tf.Tensor2D): [number, number, number, number, number] {
+  const values = tf.tidy(() => {
+    const k = y.shape[0];
+    const eye = tf.eye(k);
+    const c = tf.div(tf.sum(tf.mul(y, eye)), k);
+    const d = tf.sub(y, eye);
+    const ds = tf.sub(tf.div(y, c), eye);
+    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1)), c, frobeniusNorm(ds), tf.max(tf.sum(tf.abs(ds), 1))]);
+  });
+  const out = Array.from(values.dataSync());
+  values.dispose();
+  return out as [number, number, number, number, number];
+}
+
+/** Number of random probe columns of the residual estimates. */
+export const PROBES = 4;
+
+/** The next seed of a probe sequence (a Park-Miller step: deterministic, never 0). */
+export function nextProbeSeed(seed: number): number {
+  return (seed * 16807) % 2147483647;
+}
+
+/**
+ * Estimate of `||Gram(z) - I||_F` (Gram on the small side) from `PROBES` Gaussian vectors drawn
+ * with `seed`: `||E V||_F^2 / PROBES` has expectation `||E||_F^2`; two thin products instead of
+ * the full Gram.
+ */
+export function probeResidual(z: tf.Tensor2D, tall: boolean, seed: number): number {
+  const value = tf.tidy(() => {
+    const k = tall ? z.shape[1] : z.shape[0];
+    const v = tf.randomNormal([k, PROBES], 0, 1, 'float32', seed) as tf.Tensor2D;
+    const gv = tall ? matMul(z, matMul(z, v), true, false) : matMul(z, matMul(z, v, true, false));
+    return tf.div(frobeniusNorm(tf.sub(gv, v)), Math.sqrt(PROBES));
+  });
+  const r = value.dataSync()[0]!;
+  value.dispose();
+  return r;
+}
+
+/**
+ * The same estimate for the tall `z = w p` without forming `z`: `z^T z V = p^T w^T (w (p V))`,
+ * four thin products (the transposes fall on the 4-row side).
+ */
+export function probeFactorResidual(w: tf.Tensor2D, p: tf.Tensor2D, seed: number): number {
+  const value = tf.tidy(() => {
+    const k = w.shape[1];
+    const v = tf.randomNormal([k, PROBES], 0, 1, 'float32', seed) as tf.Tensor2D;
+    const zv = matMul(w, matMul(p, v));
+    // (z^T z V)^T = (zV)^T w p, PROBES x k.
+    const gvT = matMul(matMul(zv, w, true, false), p);
+    return tf.div(frobeniusNorm(tf.sub(gvT, tf.transpose(v))), Math.sqrt(PROBES));
+  });
+  const r = value.dataSync()[0]!;
+  value.dispose();
+  return r;
+}
