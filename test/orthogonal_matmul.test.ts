@@ -148,20 +148,43 @@ describe('SpectralDense fused training path', () => {
   };
   const wBarOf = (layer: tfl.layers.Layer) => layer.weights.find((v) => v.name.endsWith('w_bar'))!;
 
-  it('caches W-bar = k polar(kernel before the step), formed on first read (float64 oracle)', async () => {
+  it('after a step, the first read gives W-bar = k polar(kernel after the step) (float64 oracle)', async () => {
     const { layer, model } = build();
     const x = tf.tensor2d(randomMatrix(8, 20, 41));
     const y = tf.tensor2d(randomMatrix(8, 6, 42));
     const kernelBefore = layer.getWeights()[0]!.arraySync() as number[][];
     await model.trainOnBatch(x, y);
+    const kernelAfter = layer.getWeights()[0]!.arraySync() as number[][];
     const wBar = wBarOf(layer).read().arraySync() as number[][];
-    const want = flat(polarFactor(kernelBefore)).map((v) => v * 1.3);
+    const want = flat(polarFactor(kernelAfter)).map((v) => v * 1.3);
+    const stale = flat(polarFactor(kernelBefore)).map((v) => v * 1.3);
+    expect(maxAbsDiff(want, stale)).toBeGreaterThan(1e-2);
     expect(maxAbsDiff(flat(wBar), want)).toBeLessThan(1e-5);
     // Inference uses it.
     const pred = flat((model.predict(x) as tf.Tensor2D).arraySync() as number[][]);
     const bias = Array.from(layer.getWeights()[1]!.dataSync());
     const manual = flat(matmul(x.arraySync() as number[][], wBar)).map((v, i) => v + bias[i % 6]!);
     expect(maxAbsDiff(pred, manual)).toBeLessThan(1e-5);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('a training call on a moved kernel defers W-bar = k polar(kernel) to its first read (float64 oracle)', async () => {
+    const { layer, model } = build();
+    const x = tf.tensor2d(randomMatrix(8, 20, 45));
+    const y = tf.tensor2d(randomMatrix(8, 6, 46));
+    await model.trainOnBatch(x, y);
+    // The optimizer moved the kernel and nothing read W-bar: this call takes the fused path and
+    // defers its product (kernel . factor) instead of recomputing it on the read.
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      model.apply(x, { training: true });
+    });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const kernel = layer.getWeights()[0]!.arraySync() as number[][];
+    const wBar = wBarOf(layer).read().arraySync() as number[][];
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxAbsDiff(flat(wBar), flat(polarFactor(kernel)).map((v) => v * 1.3))).toBeLessThan(1e-5);
     tf.dispose([x, y]);
     model.dispose();
   });

@@ -11,9 +11,14 @@
  * adds the state weights and computes W-bar from the kernel; the kernel state caches it.
  *
  * `normalizedKernel(true)` (training) recomputes W-bar on the gradient tape and writes `u`,
- * `sigma`, the orthogonalizer's state and `wBar`; `normalizedKernel(false)` returns the cached
- * `wBar` at no cost. (So any call with `training: true`, in `fit` or not, moves the cached W-bar
- * and the warm starts a step further: predictions after it can differ slightly.)
+ * `sigma` and the orthogonalizer's state; `normalizedKernel(false)` returns the cached `wBar`.
+ * The cache always belongs to the kernel as it is now: it records which kernel tensor it was
+ * computed from (the variable's `dataId`, which every optimizer update and every write replaces).
+ * A training call on an unchanged kernel leaves it alone (so a stray `training: true` call after
+ * `fit` changes no prediction), and the first inference read after the optimizer moved the kernel
+ * recomputes it from the current kernel and state (once per training phase; the steps themselves
+ * pay nothing). A write of the kernel or of `wBar` (`setWeights`, loading) is trusted as
+ * belonging together, as before.
  *
  * When the normalization does not make W-bar orthonormal (`scaleVerified: true`: spectral
  * normalization alone), its scale rests on the power iteration's sigma, which a few iterations per
@@ -98,6 +103,9 @@ export class KernelState {
   private deferred: DeferredWBar | null = null;
   private readonly writeWBar: (value: tf.Tensor) => void;
 
+  /** The kernel tensor (its `dataId`) whose W-bar `wBar` holds, or will hold once `deferred` is formed. */
+  private cachedFor: object | null = null;
+
   /** W-bar was written by a training step and its scale not verified yet (`scaleVerified` only). */
   private unverified = false;
   private readonly readWBar: () => tf.Tensor;
@@ -117,6 +125,7 @@ export class KernelState {
     this.writeWBar = write;
     this.readWBar = read;
     wBar.read = () => {
+      this.syncToKernel();
       this.formDeferred();
       this.verifyScale();
       return read();
@@ -124,8 +133,39 @@ export class KernelState {
     wBar.write = (value: tf.Tensor) => {
       this.dropDeferred();
       this.unverified = false;
-      return write(value);
+      const written = write(value);
+      this.cachedFor = this.kernelId();
+      return written;
     };
+    // An explicit write of the kernel (setWeights, loading, condense) keeps W-bar as its partner,
+    // as it always did; only the optimizer's updates (which bypass `write`) make it stale.
+    const writeKernel = kernel.write.bind(kernel);
+    kernel.write = (value: tf.Tensor) => {
+      const current = this.cachedFor === this.kernelId();
+      const written = writeKernel(value);
+      if (current) this.cachedFor = this.kernelId();
+      return written;
+    };
+  }
+
+  /** Identity of the kernel tensor now in the variable (replaced by every update). */
+  private kernelId(): object {
+    return (this.kernel.read() as unknown as { dataId: object }).dataId;
+  }
+
+  /**
+   * Recomputes W-bar from the current kernel when the optimizer has moved the kernel since W-bar
+   * was computed (off the gradient tape, state weights untouched); see the module comment.
+   */
+  private syncToKernel(): void {
+    const id = this.kernelId();
+    if (this.cachedFor === id) return;
+    this.dropDeferred();
+    const [wBar] = untaped(() => tf.tidy(() => [this.normalize(this.kernel.read(), this.state()).wBar]));
+    this.writeWBar(wBar);
+    wBar.dispose();
+    this.cachedFor = id;
+    this.unverified = this.options.scaleVerified === true;
   }
 
   /** Scales W-bar down onto `targetNorm` when its certified norm is above it (see the module comment). */
@@ -148,8 +188,12 @@ export class KernelState {
    */
   deferWBar(kernel: tf.Tensor2D, factor: tf.Tensor2D, state: Omit<KernelNormalizerResult, 'wBar'>): void {
     this.storeState(state);
+    const id = this.kernelId();
+    // W-bar of this very kernel is cached already: the tensors stay the step's own intermediates.
+    if (this.cachedFor === id) return;
     this.dropDeferred();
     this.deferred = { kernel: tf.keep(kernel), factor: tf.keep(factor) };
+    this.cachedFor = id;
   }
 
   private formDeferred(): void {
@@ -186,20 +230,23 @@ export class KernelState {
     if (this.vars.bjorck != null && res.bjorckState != null) this.vars.bjorck.write(res.bjorckState);
   }
 
-  private store(res: KernelNormalizerResult): void {
+  /** Writes the state weights, and `wBar` when `force` or when the cache is not this kernel's yet. */
+  private store(res: KernelNormalizerResult, force: boolean): void {
     this.storeState(res);
+    if (!force && this.cachedFor === this.kernelId()) return;
     this.vars.wBar.write(res.wBar);
     this.unverified = this.options.scaleVerified === true;
   }
 
   /**
    * The normalized kernel. `training`: recomputed from the kernel on the gradient tape (the
-   * gradient flows to the kernel), state weights updated. Otherwise: the cached `wBar` weight.
+   * gradient flows to the kernel), state weights updated, the cache written only when it is not
+   * this kernel's already. Otherwise: the cached `wBar` weight (recomputed first if stale).
    */
-  normalizedKernel(training: boolean): tf.Tensor {
+  normalizedKernel(training: boolean, force = false): tf.Tensor {
     if (!training) return this.vars.wBar.read();
     const res = this.normalize(this.kernel.read(), this.state());
-    this.store(res);
+    this.store(res, force);
     tf.dispose([res.u ?? [], res.sigma ?? [], res.bjorckState ?? []] as tf.Tensor[]);
     return res.wBar;
   }
@@ -207,7 +254,7 @@ export class KernelState {
   /** Recomputes `wBar` and the state from the kernel (no gradient). Call after build or after setting the kernel. */
   refresh(): void {
     tf.tidy(() => {
-      this.normalizedKernel(true);
+      this.normalizedKernel(true, true);
     });
   }
 
