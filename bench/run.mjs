@@ -9,14 +9,15 @@
  *
  * Options: --quick (smoke run: 3 runs, tiny epochs; writes its JSON to the OS temp folder unless
  *          --out is given, and never touches docs/benchmarks.md), --backends wasm,cpu,
- *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist, --out <file.json>,
+ *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train, --out <file.json>,
  *          --runs N (timed runs per figure; for A/B checks during development only; a run with
  *          --runs, --only or --backends writes its JSON but leaves docs/benchmarks.md alone),
  *          --render <results.json> (only rewrites docs/benchmarks.md from a saved full run).
  *
  * Run counts: every timed figure is the median of RUNS (20) runs after WARMUP (3) untimed ones,
  * except the CNN training step on the cpu backend (pure JS, ~10-30 s per step), which uses
- * CPU_CNN_RUNS (5) runs after 1 warm-up and only the plain and average-pooling models, so that
+ * CPU_CNN_RUNS (5) runs after 1 warm-up and only the plain and average-pooling models, and the
+ * training-loop row (`train`) on cpu, which times 2-step epochs with CPU_CNN_RUNS runs, so that
  * the whole suite stays under ~15 minutes. Full-MNIST epochs run on wasm only.
  */
 import { createRequire } from 'node:module';
@@ -38,7 +39,7 @@ require('@tensorflow/tfjs-backend-wasm');
 const lip = require(path.join(root, 'dist'));
 
 const DEFAULT_BACKENDS = 'wasm,cpu';
-const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist';
+const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -485,6 +486,38 @@ async function benchFullMnist(r) {
   data.dispose();
 }
 
+/**
+ * The training loop's own cost: one epoch of `lip.train.fit` (no penalty, no attack; its defaults:
+ * constraints applied after each step, NaN check, one read-back per batch) against `model.fit` on
+ * the same model and data, timed alternately, per step (epoch time / steps). Models: the README
+ * MLP (784-256-128-10, spectralDense + groupSort2) and the plain tfjs MLP; Adam, batch 128.
+ */
+async function benchTrain(r, backend) {
+  // The pure-JS cpu backend takes ~1 s per step of the Lipschitz MLP: 2 steps, CPU_CNN_RUNS runs.
+  const onCpu = backend === 'cpu';
+  const n = QUICK || onCpu ? 256 : 1024;
+  const runs = onCpu ? CPU_CNN_RUNS : RUNS;
+  const batchSize = 128;
+  const steps = Math.ceil(n / batchSize);
+  const { x, y } = randomBatch([n, 784], 10, 11);
+  const plain = compile(mlpPlain());
+  const lipM = compile(mlpLip(true));
+  const args = { epochs: 1, batchSize, verbose: 0 };
+  const viaFit = (m) => async () => { await m.fit(x, y, args); };
+  const viaLoop = (m) => async () => { await lip.train.fit(m, x, y, args); };
+  // Each model's pair alternately on its own, so that the heavier model's garbage never lands on the lighter's.
+  const tPlain = await alternate({ plainFit: viaFit(plain), plainLoop: viaLoop(plain) }, runs);
+  const tLip = await alternate({ lipFit: viaFit(lipM), lipLoop: viaLoop(lipM) }, runs);
+  const perStep = Object.fromEntries(Object.entries({ ...tPlain, ...tLip }).map(([k, v]) => [k, round(v / steps, 3)]));
+  r.trainLoopStepMs = perStep;
+  r.trainLoop = { samples: n, batchSize, steps, runs };
+  r.trainLoopRatio = round(perStep.lipLoop / perStep.lipFit, 3);
+  r.trainLoopPlainRatio = round(perStep.plainLoop / perStep.plainFit, 3);
+  log(`  train loop ms/step`, perStep, `lip.train.fit / model.fit: README MLP ${r.trainLoopRatio}, plain MLP ${r.trainLoopPlainRatio}`);
+  [plain, lipM].forEach((m) => m.dispose());
+  tf.dispose([x, y]);
+}
+
 function markdown(res) {
   const L = [];
   L.push('# Benchmarks', '');
@@ -504,6 +537,11 @@ function markdown(res) {
       L.push(`| CNN train step, batch 64, scaledAveragePooling2d (ms${r.cnnRuns !== res.runs ? `, ${r.cnnRuns} runs` : ''}) | ${r.cnnTrainStepMs.plain} | ${r.cnnTrainStepMs.lipAvgPool} | ${r.cnnRatio} | <= 2 |`);
       if (r.cnnTrainStepMs.lipL2Pool != null) L.push(`| CNN train step, batch 64, scaledL2NormPooling2d (ms) | ${r.cnnTrainStepMs.plain} | ${r.cnnTrainStepMs.lipL2Pool} | ${r.cnnL2Ratio} | |`);
     }
+    if (r.trainLoopStepMs) {
+      const tl = r.trainLoop;
+      L.push(`| \`lip.train.fit\` per step vs \`model.fit\` (plain column), README MLP spectralDense + groupSort2, batch ${tl.batchSize}, ${tl.steps} steps/epoch, no penalty (ms${tl.runs !== res.runs ? `, ${tl.runs} runs` : ''}) | ${r.trainLoopStepMs.lipFit} | ${r.trainLoopStepMs.lipLoop} | ${r.trainLoopRatio} | <= 1.10 |`);
+      L.push(`| \`lip.train.fit\` per step vs \`model.fit\` (plain column), plain tfjs MLP, batch ${tl.batchSize}, no penalty (ms) | ${r.trainLoopStepMs.plainFit} | ${r.trainLoopStepMs.plainLoop} | ${r.trainLoopPlainRatio} | <= 1.10 |`);
+    }
     if (r.predictMs) {
       L.push(`| MLP predict 1,000 inputs, Lipschitz model (ms, ${r.predictRuns} runs) | ${r.predictMs.plain} | ${r.predictMs.lip} | ${r.predictLipRatio} | <= 1.05 |`);
       L.push(`| MLP predict 1,000 inputs, its vanilla export (ms, ${r.predictRuns} runs) | ${r.predictMs.plain} | ${r.predictMs.exported} | ${r.predictExportRatio} | <= 1.02 |`);
@@ -518,7 +556,7 @@ function markdown(res) {
       }
       L.push('');
     }
-    for (const k of ['mlp', 'cnn', 'predict', 'export', 'normalizers', 'bjorck', 'memory', 'mnist']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
+    for (const k of ['mlp', 'cnn', 'predict', 'export', 'normalizers', 'bjorck', 'memory', 'mnist', 'train']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
     if (r.normalizersMs) {
       L.push('Normalizers alone, cold start, fixed iteration counts (tolerance 1e-30 so that no early exit happens; median ms, tinybench, >= 20 samples; the kernel has singular values in (0, 1)):', '', '| operation | ms |', '| --- | ---: |');
       for (const [k, v] of Object.entries(r.normalizersMs)) L.push(`| ${k} | ${v} |`);
@@ -564,7 +602,7 @@ for (const b of opts.backends.split(',')) {
   await setBackend(b);
   const r = { description: lip.backend.describeBackend ? lip.backend.describeBackend() : { name: b } };
   results.backends[b] = r;
-  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist]];
+  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist], ['train', benchTrain]];
   for (const [name, fn] of steps) {
     if (!only.has(name)) continue;
     if (name === 'mnist' && b === 'cpu') { r.fullMnist = 'run on wasm only (cpu: minutes per epoch)'; continue; }

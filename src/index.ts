@@ -31,6 +31,10 @@ export * as regularizers from './regularizers';
 export * as backend from './backend';
 export * as io from './io';
 export * as data from './data';
+export * as attacks from './attacks';
+export * as evaluation from './evaluation';
+export * as penalties from './penalties';
+export * as train from './train';
 export {
   sequential,
   checkModel,

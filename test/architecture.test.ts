@@ -29,11 +29,14 @@ const ORDER = [
   'losses',
   'model',
   'metrics',
+  'attacks',
   'evaluation',
   'export',
   'io',
   'callbacks',
   'data',
+  'penalties',
+  'train',
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -84,17 +84,21 @@ describe('what is public', () => {
     const namespaces = Object.keys(lib).filter((name) => lib[name] === 'namespace');
     expect(namespaces).toEqual([
       'activations',
+      'attacks',
       'backend',
       'callbacks',
       'constraints',
       'data',
+      'evaluation',
       'initializers',
       'io',
       'layers',
       'losses',
       'metrics',
       'normalizers',
+      'penalties',
       'regularizers',
+      'train',
     ]);
     for (const name of ['sequential', 'checkModel', 'lipschitzBound', 'vanillaExport', 'condense', 'certify', 'evaluateLipConst']) {
       expect(`${name}: ${lib[name]}`).toBe(`${name}: function`);

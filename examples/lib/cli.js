@@ -89,8 +89,8 @@ function parseCli({ script, description, options = {} }) {
     if (o.choices && !o.choices.includes(raw)) fail(`${source} must be one of ${o.choices.join(', ')}, got '${raw}'`);
     if (o.number) {
       const value = Number(raw);
-      const ok = Number.isFinite(value) && value > 0 && (!o.integer || Number.isInteger(value));
-      if (!ok) fail(`${source} must be a positive ${o.integer ? 'integer' : 'number'}, got '${raw}'`);
+      const ok = Number.isFinite(value) && (o.nonNegative ? value >= 0 : value > 0) && (!o.integer || Number.isInteger(value));
+      if (!ok) fail(`${source} must be a ${o.nonNegative ? 'non-negative' : 'positive'} ${o.integer ? 'integer' : 'number'}, got '${raw}'`);
       out[name] = value;
     } else {
       out[name] = raw;

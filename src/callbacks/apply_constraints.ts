@@ -12,8 +12,8 @@
  * one `tf.tidy`, `assign` on the device, no download. A constraint's own `apply` may still read
  * back (the spectral constraint checks its power iteration's convergence).
  *
- * tfjs-lip has no training loop of its own yet; one would apply {@link applyModelConstraints}
- * after each step the same way.
+ * `lip.train.fit` applies {@link applyModelConstraints} after each step itself (its
+ * `applyConstraints` option, on by default).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
