@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { configError } from '../core/errors';
 import { checkPositiveFinite } from '../core/validation';
 import { asMatrices, checkNonNegative, LipschitzLoss, LossOptions, labelSign, makeLoss, PerSampleLoss } from './common';
+import { stopGradient } from '../ops/stop_gradient';
 
 /** Options of `multiclassSoftHKR`. */
 export interface SoftHKROptions extends LossOptions {
@@ -43,15 +44,6 @@ export interface SoftHKRLoss extends LipschitzLoss {
   resetState(): void;
   /** Frees the running-mean variable (it is created again on the next call). */
   dispose(): void;
-}
-
-/** Identity whose gradient is zero (tfjs-core has no stopGradient). */
-function stopGradient(x: tf.Tensor): tf.Tensor {
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const input = args[0] as tf.Tensor;
-    return { value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-  });
-  return op(x);
 }
 
 /** Soft-HKR `alpha`: >= 0 (Infinity allowed); a value > 1 is stored as `alpha / (1 + alpha)`. */

@@ -24,22 +24,7 @@ export function modelFunction(owner: string, model: unknown): (x: tf.Tensor) => 
   return (x) => model.apply(x, { training: false }) as tf.Tensor;
 }
 
-/** Checks the model once (the hooks call it with the model they are given). */
-export function checkModelShape(owner: string, model: tfl.LayersModel): void {
-  modelFunction(owner, model);
-}
-
-/**
- * `t` cut from the gradient tape: the same values, no path back to the weights (the copy runs
- * inside a custom-gradient kernel, where tfjs records nothing, and its only input is a constant).
- */
-export function stopGradient<T extends tf.Tensor>(t: T): T {
-  const anchor = tf.scalar(0);
-  const op = tf.customGrad(() => ({ value: tf.clone(t) as tf.Tensor, gradFunc: () => tf.scalar(0) }));
-  const out = op(anchor) as T;
-  anchor.dispose();
-  return out;
-}
+export { stopGradient } from '../ops/stop_gradient';
 
 /** `[n, ...]` as `[n, d]`. */
 export function flatRows(t: tf.Tensor): tf.Tensor2D {
