@@ -9,7 +9,8 @@
  *
  * Options: --quick (smoke run: 3 runs, tiny epochs; writes its JSON to the OS temp folder unless
  *          --out is given, and never touches docs/benchmarks.md), --backends wasm,cpu,
- *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train, --out <file.json>,
+ *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,long,
+ *          --out <file.json>,
  *          --runs N (timed runs per figure; for A/B checks during development only; a run with
  *          --runs, --only or --backends writes its JSON but leaves docs/benchmarks.md alone),
  *          --render <results.json> (only rewrites docs/benchmarks.md from a saved full run).
@@ -18,7 +19,8 @@
  * except the CNN training step on the cpu backend (pure JS, ~10-30 s per step), which uses
  * CPU_CNN_RUNS (5) runs after 1 warm-up and only the plain and average-pooling models, and the
  * training-loop row (`train`) on cpu, which times 2-step epochs with CPU_CNN_RUNS runs, so that
- * the whole suite stays under ~15 minutes. Full-MNIST epochs run on wasm only.
+ * the whole suite stays under ~20 minutes. Full-MNIST epochs (`mnist`, and `long`: 10 epochs of
+ * the README MLP and its plain twin, bench/long_run.mjs) run on wasm only.
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -28,6 +30,7 @@ import { execSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { benchLongRun, longRunMarkdown, REFERENCE_SECONDS_PER_EPOCH } from './long_run.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,7 +42,7 @@ require('@tensorflow/tfjs-backend-wasm');
 const lip = require(path.join(root, 'dist'));
 
 const DEFAULT_BACKENDS = 'wasm,cpu';
-const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train';
+const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,long';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -479,6 +482,7 @@ async function benchFullMnist(r) {
     deelLipTutorialCnn: round(await epoch(cnn, xImg)),
     plainMlp: round(await epoch(plainMlp, xFlat)),
     plainCnn: round(await epoch(plainCnn, xImg)),
+    reference: REFERENCE_SECONDS_PER_EPOCH,
   };
   log('  full MNIST s/epoch', r.fullMnistSecondsPerEpoch);
   [mlp, cnn, plainMlp, plainCnn].forEach((m) => m.dispose());
@@ -556,7 +560,7 @@ function markdown(res) {
       }
       L.push('');
     }
-    for (const k of ['mlp', 'cnn', 'predict', 'export', 'normalizers', 'bjorck', 'memory', 'mnist', 'train']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
+    for (const k of ['mlp', 'cnn', 'predict', 'export', 'normalizers', 'bjorck', 'memory', 'mnist', 'train', 'long']) if (r[`${k}Error`]) L.push(`**${k} failed**: ${r[`${k}Error`]}`, '');
     if (r.normalizersMs) {
       L.push('Normalizers alone, cold start, fixed iteration counts (tolerance 1e-30 so that no early exit happens; median ms, tinybench, >= 20 samples; the kernel has singular values in (0, 1)):', '', '| operation | ms |', '| --- | ---: |');
       for (const [k, v] of Object.entries(r.normalizersMs)) L.push(`| ${k} | ${v} |`);
@@ -579,9 +583,12 @@ function markdown(res) {
     }
     if (r.fullMnistSecondsPerEpoch) {
       const f = r.fullMnistSecondsPerEpoch;
-      L.push(`Full MNIST (${f.samples} training images from ../shared/data/mnist via \`lip.data.loadIdx\`, batch 256, Adam), seconds for the first epoch: MLP 784-256-128-10 + groupSort2 **${f.mlpGroupSort2} s** (reference 10.4 s); DEEL-LIP tutorial CNN **${f.deelLipTutorialCnn} s** (reference 21.6 s).`
+      const ref = f.reference ?? { mlpGroupSort2: 10.4, deelLipTutorialCnn: 21.6 };
+      const ratio = (k) => (f.reference ? ` (${round(f[k] / ref[k])}x)` : '');
+      L.push(`Full MNIST (${f.samples} training images from ../shared/data/mnist via \`lip.data.loadIdx\`, batch 256, Adam), seconds for the first epoch: MLP 784-256-128-10 + groupSort2 **${f.mlpGroupSort2} s** against the reference's ${ref.mlpGroupSort2} s${ratio('mlpGroupSort2')}; DEEL-LIP tutorial CNN **${f.deelLipTutorialCnn} s** against ${ref.deelLipTutorialCnn} s${ratio('deelLipTutorialCnn')} (reference: deel-torchlip, PyTorch 1.13 on 2 threads, same recipe, this machine; targets <= 1.0x and <= 1.5x).`
         + (f.plainMlp != null ? ` The same architectures with plain tfjs layers (relu, max pooling) on this backend: MLP ${f.plainMlp} s, CNN ${f.plainCnn} s${f.plainFrom ? ` (measured by \`${f.plainFrom}\`${f.plainNote ? `; ${f.plainNote}` : ''})` : ''}.` : ''), '');
     } else if (typeof r.fullMnist === 'string') L.push(`Full MNIST: ${r.fullMnist}.`, '');
+    L.push(...longRunMarkdown(r));
   }
   if (res.backends.wasm?.cnnTrainStepMs && res.backends.cpu?.cnnTrainStepMs) {
     L.push('## wasm vs cpu', '', `CNN train step (batch 64): Lipschitz CNN (average pooling) wasm ${res.backends.wasm.cnnTrainStepMs.lipAvgPool} ms vs cpu ${res.backends.cpu.cnnTrainStepMs.lipAvgPool} ms: wasm **${res.wasmVsCpuCnn}x** faster (target >= 30x); plain CNN: ${res.wasmVsCpuCnnPlain}x.`, '');
@@ -602,10 +609,12 @@ for (const b of opts.backends.split(',')) {
   await setBackend(b);
   const r = { description: lip.backend.describeBackend ? lip.backend.describeBackend() : { name: b } };
   results.backends[b] = r;
-  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist], ['train', benchTrain]];
+  const longRun = (res) => benchLongRun(res, { tf, tfl, lip, root, quick: QUICK, compile, round, log, replayBjorckIterations });
+  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist], ['train', benchTrain], ['long', longRun]];
   for (const [name, fn] of steps) {
     if (!only.has(name)) continue;
     if (name === 'mnist' && b === 'cpu') { r.fullMnist = 'run on wasm only (cpu: minutes per epoch)'; continue; }
+    if (name === 'long' && b === 'cpu') continue; // full-MNIST epochs: wasm only
     if (name === 'bjorck' && b === 'cpu') continue; // iteration counts do not depend on the backend
     try { await fn(r, b); } catch (e) { r[`${name}Error`] = String(e && e.stack || e); log(`  ${name} failed: ${r[`${name}Error`]}`); }
   }

@@ -9,6 +9,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describeBackend, registerWasmGradientKernels, useFastest } from '../src/backend';
 import { WASM_COMPOSITE_KERNELS, WASM_WRAPPED_KERNELS } from '../src/backend/wasm_kernels';
+import type { FilterGradMethod } from '../src/backend/wasm/conv2d_backprop_filter';
+import { chooseFilterGradMethod, conv2DBackpropFilterUsing } from '../src/backend/wasm/conv2d_backprop_filter';
+import { tapsApply } from '../src/backend/wasm/filter_grad_taps';
 import {
   conv2dFilterGradOracle,
   conv2dInputGradOracle,
@@ -127,6 +130,33 @@ function shapesOf(c: ConvCase, depthwise: boolean) {
   return { filterShape, dyShape, loop };
 }
 
+/** The NHWC geometry of a convolution case, as the filter-gradient kernel computes it. */
+function convInfo(c: ConvCase): tf.backend_util.Conv2DInfo {
+  const [, , , C] = c.xShape;
+  return tf.backend_util.computeConv2DInfo(c.xShape, [c.k[0], c.k[1], C, c.outC], [c.s, c.s], [c.d, c.d], tfPad(c.pad));
+}
+
+/** Cases that pin each form of the wasm filter gradient (`conv2d_backprop_filter.ts`), with the form it picks. */
+const FILTER_GRAD_CASES: Array<ConvCase & { form: FilterGradMethod }> = [
+  { name: 'tutorial conv 1 (1 -> 16 on 28x28), batch 3', xShape: [3, 28, 28, 1], k: [3, 3], outC: 16, s: 1, d: 1, pad: 'same', form: 'taps' },
+  { name: 'tutorial conv 2 (16 -> 32 on 14x14), batch 3', xShape: [3, 14, 14, 16], k: [3, 3], outC: 32, s: 1, d: 1, pad: 'same', form: 'taps' },
+  { name: '5x3 s1 same, non-square, 1 channel in', xShape: [2, 8, 9, 1], k: [5, 3], outC: 6, s: 1, d: 1, pad: 'same', form: 'taps' },
+  { name: '3x5 s1 valid, non-square, dilation 2', xShape: [2, 9, 13, 1], k: [3, 5], outC: 6, s: 1, d: 2, pad: 'valid', form: 'taps' },
+  { name: '3x3 s2 same, 1 channel in', xShape: [2, 9, 8, 1], k: [3, 3], outC: 4, s: 2, d: 1, pad: 'same', form: 'gradAsFilter' },
+  { name: '3x3 padding wider than the kernel reaches', xShape: [2, 6, 7, 2], k: [3, 3], outC: 3, s: 1, d: 1, pad: [1, 1, 2, 2], form: 'gradAsFilter' },
+  { name: '5x5 s1 same, 16 -> 2 channels (tap matrix 200x dy)', xShape: [2, 6, 7, 16], k: [5, 5], outC: 2, s: 1, d: 1, pad: 'same', form: 'gradAsFilter' },
+];
+
+/**
+ * Every case with each form that can compute it: gradAsFilter; taps (stride 1, output no wider
+ * than the input) as one chunk and with one image per chunk (a tap-matrix budget of 1 value).
+ */
+const FORCED_FORM_CASES = [...CONV_CASES, ...FILTER_GRAD_CASES].flatMap((c) => {
+  const forms: Array<{ form: FilterGradMethod; maxTapValues?: number; label: string }> = [{ form: 'gradAsFilter', label: 'gradAsFilter' }];
+  if (tapsApply(convInfo(c))) forms.push({ form: 'taps', label: 'taps' }, { form: 'taps', maxTapValues: 1, label: 'taps, one image per chunk,' });
+  return forms.map((f) => ({ ...c, ...f }));
+});
+
 describe('registerWasmGradientKernels', () => {
   it('registers the missing kernels for wasm, idempotently', () => {
     registerWasmGradientKernels();
@@ -234,6 +264,32 @@ describe('Conv2DBackpropFilter on wasm', () => {
     await expectWasmKernel('Conv2DBackpropFilter', { x, dy }, attrs, filterShape, oracle, c.d === 1);
   });
 
+  it.each(FILTER_GRAD_CASES)('runKernel picks the $form form and matches the float64 oracle and cpu: $name', async (c) => {
+    expect(chooseFilterGradMethod(convInfo(c))).toBe(c.form);
+    const { filterShape, dyShape, loop } = shapesOf(c, false);
+    const x = data(c.xShape, 17);
+    const dy = data(dyShape, 18);
+    const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), dataFormat: 'NHWC', filterShape, dilations: [c.d, c.d] };
+    const oracle = conv2dFilterGradOracle(x.values, dy.values, loop, c.outC);
+    await expectWasmKernel('Conv2DBackpropFilter', { x, dy }, attrs, filterShape, oracle, c.d === 1);
+  });
+
+  it.each(FORCED_FORM_CASES)('the $label form matches the float64 oracle: $name', async (c) => {
+    const { filterShape, dyShape, loop } = shapesOf(c, false);
+    const x = data(c.xShape, 19);
+    const dy = data(dyShape, 20);
+    const attrs = { strides: [c.s, c.s], pad: tfPad(c.pad), dataFormat: 'NHWC', filterShape, dilations: [c.d, c.d] };
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => {
+      const inputs = { x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) };
+      const info = conv2DBackpropFilterUsing({ method: c.form, maxTapValues: c.maxTapValues })({ inputs, backend: tf.backend(), attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+      const out = tf.engine().makeTensorFromTensorInfo(info);
+      expect(out.shape).toEqual(filterShape);
+      return Float32Array.from(out.dataSync());
+    });
+    expect(relativeError(got, conv2dFilterGradOracle(x.values, dy.values, loop, c.outC))).toBeLessThan(TOL);
+  });
+
   it.each(CONV_CASES)('Conv2DBackpropInput (replaced) runKernel matches the float64 oracle and cpu: $name', async (c) => {
     const { filterShape, dyShape, loop } = shapesOf(c, false);
     const w = data(filterShape, 8);
@@ -274,8 +330,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(relativeError(got, oracle)).toBeLessThan(TOL);
   });
 
-  it('handles NCHW inputs (dataFormat attr)', async () => {
-    const c = CONV_CASES[2] as ConvCase;
+  // gradAsFilter (stride 2), taps with 3 channels and with 1.
+  it.each([CONV_CASES[2], CONV_CASES[0], FILTER_GRAD_CASES[0]] as ConvCase[])('handles NCHW inputs (dataFormat attr): $name', async (c) => {
     const { filterShape, dyShape, loop } = shapesOf(c, false);
     const x = data(c.xShape, 3);
     const dy = data(dyShape, 4);
@@ -496,13 +552,17 @@ describe('memory', () => {
     const w = tf.tensor(seededValues(3 * 3 * 3 * 2, 42), [3, 3, 3, 2]) as tf.Tensor4D;
     const dw = tf.tensor(seededValues(3 * 3 * 3 * 2, 43), [3, 3, 3, 2]);
     const x2 = tf.slice(x, [0, 0, 0, 0], [2, 7, 9, 2]);
+    const x1 = tf.slice(x, [0, 0, 0, 0], [2, 7, 9, 1]) as tf.Tensor4D;
+    const w1 = tf.tensor(seededValues(3 * 3 * 4, 44), [3, 3, 1, 4]);
     const step = () => {
       const g1 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]);
       const g2 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'))))([x, dw]);
       const g3 = tf.grad((a: tf.Tensor) => tf.sum(tf.gather(a, tf.tensor1d([1, 1, 0], 'int32'))))(x);
       const g4 = tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.maxPool(tf.avgPool(a as tf.Tensor4D, 2, 1, 'same'), 2, 2, 'same'))))(x);
       const g5 = tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.conv2dTranspose(a as tf.Tensor4D, w, [2, 13, 17, 3], 2, 'same'))))(x2);
-      [...g1, ...g2, g3, g4, g5].forEach((t) => t.dispose());
+      // Stride 1 from one channel: the taps form of the filter gradient.
+      const g6 = tf.grad((b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x1, b as tf.Tensor4D, 1, 'same'))))(w1);
+      [...g1, ...g2, g3, g4, g5, g6].forEach((t) => t.dispose());
     };
     step();
     const tensorsBefore = tf.memory().numTensors;
@@ -510,7 +570,7 @@ describe('memory', () => {
     for (let i = 0; i < 3; i++) step();
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(backend.numDataIds()).toBe(dataBefore);
-    tf.dispose([x, x2, w, dw]);
+    tf.dispose([x, x1, x2, w, w1, dw]);
   });
 });
 

@@ -12,7 +12,22 @@ import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
 
+interface LongRunRow {
+  lipP50: number;
+  lipP95: number;
+  plainP50: number;
+  plainP95: number;
+  firstKernelCondition: number;
+  firstLayerBjorckIterations: number;
+}
+
 interface BackendResult {
+  longRun: string | {
+    epochs: number;
+    perEpoch: LongRunRow[];
+    stepMs: { lip: { p50: number; p95: number }; plain: { p50: number; p95: number } };
+    ratio: { p50: number; p95: number };
+  };
   mlpTrainStepMs: { plain: number; spectralDense: number; spectralDenseGroupSort2: number };
   mlpRatio: number;
   mlpGroupSortRatio: number;
@@ -61,12 +76,12 @@ describe('bench/run.mjs --quick', () => {
     execFileSync(process.execPath, ['--expose-gc', path.join(root, 'bench', 'run.mjs'), '--quick', '--backends', 'wasm', '--out', out], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
+      timeout: 240_000,
     });
     result = JSON.parse(fs.readFileSync(out, 'utf8'));
     // A quick run never overwrites the published figures.
     expect(fs.existsSync(docs) ? fs.readFileSync(docs, 'utf8') : null).toBe(docsBefore);
-  }, 150_000);
+  }, 270_000);
 
   afterAll(() => {
     if (fs.existsSync(out)) fs.unlinkSync(out);
@@ -101,6 +116,23 @@ describe('bench/run.mjs --quick', () => {
     const normalizers = Object.entries(r.normalizersMs);
     expect(normalizers.length).toBeGreaterThanOrEqual(3);
     normalizers.forEach(([, ms]) => expect(ms).toBeGreaterThan(0));
+  });
+
+  it('records the long run (full MNIST when ../shared/data/mnist is present): per-epoch rows, percentiles, their ratio', () => {
+    const l = result.backends['wasm']!.longRun;
+    if (typeof l === 'string') {
+      expect(l).toMatch(/^skipped: .* absent$/);
+      return;
+    }
+    expect(l.perEpoch).toHaveLength(l.epochs);
+    for (const p of l.perEpoch) {
+      expect(p.lipP95).toBeGreaterThanOrEqual(p.lipP50);
+      expect(p.plainP95).toBeGreaterThanOrEqual(p.plainP50);
+      expect(p.firstKernelCondition).toBeGreaterThanOrEqual(1);
+      expect(p.firstLayerBjorckIterations).toBeLessThanOrEqual(15);
+    }
+    expectRatio(l.ratio.p50, l.stepMs.lip.p50, l.stepMs.plain.p50, 2);
+    expectRatio(l.ratio.p95, l.stepMs.lip.p95, l.stepMs.plain.p95, 2);
   });
 
   it('counts the Björck iterations of every normalized layer within maxIterBjorck (15)', () => {

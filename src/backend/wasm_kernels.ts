@@ -3,17 +3,20 @@
  * shipped ones that are wrong or slow, registered by {@link registerWasmGradientKernels} so that
  * convolutional networks train on wasm. One file per kernel under `wasm/`:
  *
- * - added (absent in 4.22): `Conv2DBackpropFilter` (`conv2d_backprop_filter.ts`),
+ * - added (absent in 4.22): `Conv2DBackpropFilter` (`conv2d_backprop_filter.ts`: a tap matrix
+ *   times `dy` at stride 1, `filter_grad_taps.ts`, else a forward convolution),
  *   `DepthwiseConv2dNativeBackpropFilter` (`depthwise_backprop_filter.ts`),
- *   `DepthwiseConv2dNativeBackpropInput` (`depthwise_backprop_input.ts`), all three rewritten as
- *   forward convolutions that the wasm backend runs through XNNPACK, and `UnsortedSegmentSum` (the
- *   gradient of `tf.gather`, a one-hot matrix product, `unsorted_segment_sum.ts`);
+ *   `DepthwiseConv2dNativeBackpropInput` (`depthwise_backprop_input.ts`), all three run as XNNPACK
+ *   products or forward convolutions, and `UnsortedSegmentSum` (the gradient of `tf.gather`, a
+ *   one-hot matrix product, `unsorted_segment_sum.ts`);
  * - replaced because wrong in 4.22: `MaxPoolGrad` and `MaxPoolWithArgmax` (`max_pool_grad.ts`,
  *   `max_pool_with_argmax.ts`: the shipped running maximum starts at `FLT_MIN`, see
  *   `max_pool_window.ts`);
  * - replaced because slow direct loops on the hot path of conv training: `Conv2DBackpropInput`
  *   (about 25x faster, `conv2d_backprop_input.ts`) and `AvgPoolGrad` (about 10x, `avg_pool_grad.ts`);
- * - wrapped (the shipped kernel still does the work): `BatchMatMul` and `_FusedMatMul` (`mat_mul.ts`).
+ * - replaced because it copies: `Identity` (`tf.clone`, shared buffer instead, `identity.ts`);
+ * - wrapped (the shipped kernel still does the work): `BatchMatMul` and `_FusedMatMul` (`mat_mul.ts`),
+ *   and `OneHot` (wrong for any dtype but int32, `one_hot.ts`).
  *
  * The composites call the wasm backend's own kernel functions (`wasm/scope.ts`), never the public
  * ops: nothing is recorded on the tape, every intermediate is released, and the result is a
@@ -25,7 +28,10 @@ import { conv2DBackpropFilterWasm } from './wasm/conv2d_backprop_filter';
 import { conv2DBackpropInputWasm } from './wasm/conv2d_backprop_input';
 import { depthwiseBackpropFilterWasm } from './wasm/depthwise_backprop_filter';
 import { depthwiseBackpropInputWasm } from './wasm/depthwise_backprop_input';
-import { explicitTransposeMatMul, saveShippedKernel } from './wasm/mat_mul';
+import { identityWasm } from './wasm/identity';
+import { explicitTransposeMatMul } from './wasm/mat_mul';
+import { oneHotWasm } from './wasm/one_hot';
+import { saveShippedKernel } from './wasm/shipped';
 import { maxPoolGradWasm } from './wasm/max_pool_grad';
 import { maxPoolWithArgmaxWasm } from './wasm/max_pool_with_argmax';
 import { unsortedSegmentSumWasm } from './wasm/unsorted_segment_sum';
@@ -36,6 +42,7 @@ export {
   conv2DBackpropInputWasm,
   depthwiseBackpropFilterWasm,
   depthwiseBackpropInputWasm,
+  identityWasm,
   maxPoolGradWasm,
   maxPoolWithArgmaxWasm,
   unsortedSegmentSumWasm,
@@ -51,22 +58,25 @@ export const WASM_COMPOSITE_KERNELS: readonly string[] = [
 
 /**
  * Names of the wasm kernels that {@link registerWasmGradientKernels} replaces: wrong in 4.22
- * (`MaxPoolGrad`, `MaxPoolWithArgmax`) or much slower than a composite (`Conv2DBackpropInput`,
- * `AvgPoolGrad`).
+ * (`MaxPoolGrad`, `MaxPoolWithArgmax`), much slower than a composite (`Conv2DBackpropInput`,
+ * `AvgPoolGrad`) or copying where sharing the buffer is enough (`Identity`).
  */
-export const WASM_REPLACED_KERNELS: readonly string[] = ['MaxPoolGrad', 'MaxPoolWithArgmax', 'Conv2DBackpropInput', 'AvgPoolGrad'];
+export const WASM_REPLACED_KERNELS: readonly string[] = ['MaxPoolGrad', 'MaxPoolWithArgmax', 'Conv2DBackpropInput', 'AvgPoolGrad', 'Identity'];
 
 /**
  * Names of the shipped wasm kernels that {@link registerWasmGradientKernels} wraps (the shipped
  * kernel still does the work): the matrix products, whose transposed-operand path is a naive loop
  * 10-20x slower than an explicit transpose followed by the XNNPACK product, and whose batched fused
- * product adds its bias wrongly.
+ * product adds its bias wrongly; and `OneHot`, which writes int32 bit patterns into a float32
+ * output (`tf.oneHot(i, n, 1, 0, 'float32')` read 1.4e-45 for 1).
  */
-export const WASM_WRAPPED_KERNELS: readonly string[] = ['BatchMatMul', '_FusedMatMul'];
+export const WASM_WRAPPED_KERNELS: readonly string[] = ['BatchMatMul', '_FusedMatMul', 'OneHot'];
 
-const WRAPPER_FUNCS: Record<string, tf.KernelFunc> = Object.fromEntries(
-  WASM_WRAPPED_KERNELS.map((name) => [name, explicitTransposeMatMul(name)]),
-);
+const WRAPPER_FUNCS: Record<string, tf.KernelFunc> = {
+  BatchMatMul: explicitTransposeMatMul('BatchMatMul'),
+  _FusedMatMul: explicitTransposeMatMul('_FusedMatMul'),
+  OneHot: oneHotWasm,
+};
 
 const KERNEL_FUNCS: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2DBackpropFilterWasm,
@@ -77,6 +87,7 @@ const KERNEL_FUNCS: Record<string, tf.KernelFunc> = {
   MaxPoolWithArgmax: maxPoolWithArgmaxWasm,
   Conv2DBackpropInput: conv2DBackpropInputWasm,
   AvgPoolGrad: avgPoolGradWasm,
+  Identity: identityWasm,
 };
 
 /**

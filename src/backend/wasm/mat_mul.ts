@@ -6,14 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Info, WasmScope } from './scope';
 import { withScope } from './scope';
-
-/** The wasm matrix-product kernels as shipped, saved by `registerWasmGradientKernels` before it wraps them. */
-const shippedKernels = new Map<string, tf.KernelConfig>();
-
-/** Saves the shipped kernel that `explicitTransposeMatMul(config.kernelName)` will call. */
-export function saveShippedKernel(config: tf.KernelConfig): void {
-  shippedKernels.set(config.kernelName, config);
-}
+import { shippedKernel } from './shipped';
 
 /** Swaps the last two axes of `x` (a matrix operand of a batched product). */
 function transposeLastTwo(ops: WasmScope, x: Info): Info {
@@ -35,8 +28,7 @@ function transposeLastTwo(ops: WasmScope, x: Info): Info {
  */
 export function explicitTransposeMatMul(kernelName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const shipped = shippedKernels.get(kernelName);
-    if (shipped == null) throw new Error(`tfjs-lip: the shipped wasm kernel '${kernelName}' was not saved.`);
+    const shipped = shippedKernel(kernelName);
     const a = (attrs ?? {}) as Record<string, unknown>;
     if (kernelName === '_FusedMatMul' && inputs.bias != null && (inputs.a as Info).shape.length > 2) {
       return fusedMatMulUnfused(inputs, backend, a);

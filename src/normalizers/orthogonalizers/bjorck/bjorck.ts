@@ -18,8 +18,8 @@
  *   Stiefel manifold: for `Z = W_0 P` (tall) and an upstream gradient `G`,
  *   `dW_0 = (G - Z sym(Z^T G)) P^T`.
  *
- * What the result and the gradient are, exactly. From a warm start `P0` (symmetric) the iterations
- * converge to `P = P0 (P0 W^T W P0)^(-1/2)`, so `Z = W P = polar(W P0)`: an orthonormal matrix (the
+ * What the result and the gradient are, exactly. From a warm start `P0` the iterations
+ * converge to `P = P0 (P0^T W^T W P0)^(-1/2)`, so `Z = W P = polar(W P0)`: an orthonormal matrix (the
  * Lipschitz guarantee only needs that), equal to `polar(W)` up to a rotation of the order of the
  * change of `W` since `P0` was made, times the spread of its singular values (DEEL-LIP computes
  * `polar(W)` from a cold start every step). The gradient above is the exact derivative of
@@ -58,8 +58,9 @@ export interface BjorckResult {
   /** The orthonormalized matrix (differentiable with respect to the input). */
   wBar: tf.Tensor2D;
   /**
-   * Warm start for the next call (pass it as `p0`): the symmetric part of the accumulated factor
-   * `P` (`wBar = w P` when `w` is tall, `wBar = P w` when wide), min(rows, cols) squared. Detached.
+   * Warm start for the next call (pass it as `p0`): the accumulated factor `P` (`wBar = w P` when
+   * `w` is tall, `wBar = P w` when wide), min(rows, cols) squared; the next call removes part of
+   * its rotation when the kernel moved (iterate.ts, `withoutRotation`). Detached.
    */
   p: tf.Tensor2D;
   /** Number of iterations performed. */

@@ -3,18 +3,20 @@
  * method and its gradient):
  *
  * 1. `startFactor`: the small-side Gram matrix `G` and the start (a warm start `P0`, rescaled when
- *    that removes its scalar error, or a cold start);
+ *    that removes its scalar error and with part of its rotation removed when the kernel moved, or
+ *    a cold start);
  * 2. `iterateOnSmallSide`: a polynomial finish from a warm start close to convergence, else
  *    Björck iterations on the factor `P` alone (`k x k` products), planned from the predicted
  *    convergence so that most need no read-back;
  * 3. `checkOnFullMatrix`: `z = w P`, checked by a random probe (or the real Gram matrix), and
  *    finished by the classical iteration on `z` when rounding left it short;
- * 4. `symmetricState`: the warm start to keep.
+ * 4. the warm start to keep: the factor `P` itself (see `warmCandidates` for why not its
+ *    symmetric part).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul } from '../../power_iteration';
+import { frobeniusNorm, matMul } from '../../power_iteration';
 import { inverseSqrtPolynomial } from './polynomial';
-import { gramStats, predictedSteps, probeFactorResidual, probeResidual, warmStartStats } from './residuals';
+import { conditionEstimate, gramResiduals, gramStats, predictedSteps, probeFactorResidual, probeResidual } from './residuals';
 
 /** Settings of one run of the loop. */
 export interface BjorckRunOptions {
@@ -38,7 +40,7 @@ export interface BjorckRunOptions {
 export interface BjorckRunResult {
   /** The factor with `z = w p` (tall) or `z = p w` (wide). */
   p: tf.Tensor2D;
-  /** Symmetric part of `p`: the warm start to pass next time. */
+  /** The warm start to pass next time (a copy of `p`). */
   state: tf.Tensor2D;
   /** The orthonormalized matrix, or `null` when it was not needed (`formZ: false`). */
   z: tf.Tensor2D | null;
@@ -90,23 +92,113 @@ interface Iterate {
 }
 
 /**
- * The start: `P0` when its Gram matrix is close enough to `I` (`WARM_START_LIMIT`), rescaled by
- * `1/sqrt(c)` (`c` the mean diagonal of its Gram matrix: the scalar part of its error, mostly the
- * change of sigma between calls) when that lowers the bound on `max |s^2 - 1|`; else a cold start.
+ * The rotation error of a warm start removed per call at condition number `kappa` (see
+ * {@link startFactor}): between two singular directions of ratio `rho`, damping by `alpha`
+ * multiplies the error by `1 - alpha mu` with `mu = (rho + 1)^2 / (4 rho)` in `[1, m]`,
+ * `m = (kappa + 1)^2 / (4 kappa)`; `alpha = 2 / (1 + m)` makes the largest factor `(m - 1) / (m + 1)`
+ * (0 at kappa 1, 0.69 at 20), always below 1. Full symmetrization (`alpha = 1`, what the warm start
+ * did before) multiplies it by `-(rho - 1)^2 / (4 rho)`, above 1 in magnitude past
+ * `kappa = 3 + 2 sqrt(2)`, where the state diverged. 0 when the estimate is not finite.
  */
-function startFactor(side: SmallSide, p0: tf.Tensor2D | null): Iterate {
+export function rotationDamping(kappa: number): number {
+  if (!(kappa >= 1) || !Number.isFinite(kappa)) return 0;
+  const m = (kappa + 1) ** 2 / (4 * kappa);
+  return 2 / (1 + m);
+}
+
+/** {@link rotationDamping} on the device (NaN, so an unusable start, when `kappa` is not a number >= 1). */
+function rotationDampingTensor(kappa: tf.Scalar): tf.Scalar {
+  return tf.tidy(() => {
+    const valid = tf.logicalAnd(tf.greaterEqual(kappa, 1), tf.isFinite(kappa));
+    const m = tf.div(tf.square(tf.add(kappa, 1)), tf.mul(kappa, 4));
+    return tf.where(valid, tf.div(2, tf.add(m, 1)), tf.scalar(NaN)) as tf.Scalar;
+  });
+}
+
+/**
+ * A change of `w` smaller than this (`beta ||Y - I||_F < eps * MOVED_FRACTION` for the warm start's
+ * Gram matrix `Y`) is rounding, not a moved kernel: the rotation is left alone, so that repeated
+ * calls with the same kernel give the same result.
+ */
+const MOVED_FRACTION = 0.05;
+
+/**
+ * The rotation error `A` of the warm start (see {@link startFactor}) is removed in part when
+ * `||P - P^T||_F` exceeds this: `P - P^T = G^(-1/2) A + A G^(-1/2)` (tall) bounds `2 ||A||_F`,
+ * which is the Frobenius distance of the result from `polar(w)`; below it the start is used as
+ * it is (what the removal costs, two `k x k` products, is then saved).
+ */
+const ROTATION_LIMIT = 2e-2;
+
+/**
+ * The warm start `P0` and its rescaled form `P0 / sqrt(c)` (`c` the mean diagonal of its Gram
+ * matrix: the scalar part of its error, mostly the change of sigma between calls), with the
+ * residuals of both and the size `||P - P^T||_F` of the rescaled form's rotation error, in one
+ * read-back.
+ */
+function warmCandidates(side: SmallSide, p0: tf.Tensor2D): { plain: Iterate; scaled: Iterate; skew: number } {
+  const [y0, ps, ys, stats] = tf.tidy(() => {
+    const y = side.gramOfFactor(p0);
+    const c = tf.div(tf.sum(tf.mul(y, tf.eye(side.k))), side.k);
+    const pScaled = tf.div(p0, tf.sqrt(c)) as tf.Tensor2D;
+    const yScaled = tf.div(y, c) as tf.Tensor2D;
+    const skew = tf.reshape(frobeniusNorm(tf.sub(pScaled, tf.transpose(pScaled))), [1]);
+    return [y, pScaled, yScaled, tf.concat([gramResiduals(y), gramResiduals(yScaled), skew])];
+  }) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+  const [r0, m0, rs, ms, skew] = Array.from(stats.dataSync()) as number[];
+  stats.dispose();
+  return {
+    plain: { p: tf.clone(p0), y: y0, r: r0!, rowMax: m0! },
+    scaled: { p: ps, y: ys, r: rs!, rowMax: ms! },
+    skew: skew!,
+  };
+}
+
+/**
+ * `p` with part of its rotation error removed, `p + alpha / 2 (p^T - p)` with the `alpha` of
+ * {@link rotationDamping} for the estimated condition number, and its Gram matrix and residuals.
+ *
+ * Why: `P = G^(-1/2) (I + A)` (tall; `A` skew, small) gives the same orthonormal
+ * `w P = polar(w) (I + A)` for any `A`, and every kernel change adds to `A`. The symmetric part of
+ * `P` would drop `A`, but the next call's projection back onto `P^T G P = I` turns the error
+ * between singular directions of ratio `rho` into `-(rho - 1)^2 / (4 rho)` times what it was,
+ * which diverges past a condition number of 5.83; the damped step shrinks it at every condition
+ * number, so that the state stays near `(w^T w)^(-1/2)` and the result near `polar(w)`.
+ */
+function withoutRotation(side: SmallSide, p: tf.Tensor2D, seed: number): Iterate {
+  const [pd, yd, stats] = tf.tidy(() => {
+    const halfAlpha = tf.div(rotationDampingTensor(conditionEstimate(p, side.g, seed)), 2);
+    const damped = tf.add(p, tf.mul(tf.sub(tf.transpose(p), p), halfAlpha)) as tf.Tensor2D;
+    const y = side.gramOfFactor(damped);
+    return [damped, y, gramResiduals(y)];
+  }) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+  const [r, rowMax] = Array.from(stats.dataSync()) as number[];
+  stats.dispose();
+  return { p: pd, y: yd, r: r!, rowMax: rowMax! };
+}
+
+/**
+ * The start: the warm start `P0` when its Gram matrix is close enough to `I`
+ * (`WARM_START_LIMIT`), rescaled when that lowers the bound on `max |s^2 - 1|`, and with part of
+ * its rotation removed when the kernel moved and the rotation is above `ROTATION_LIMIT` (see
+ * {@link withoutRotation}); else a cold start.
+ */
+function startFactor(side: SmallSide, p0: tf.Tensor2D | null, moved: number, seed: number): Iterate {
   if (p0 != null && p0.shape[0] === side.k && p0.shape[1] === side.k) {
-    const y0 = side.gramOfFactor(p0);
-    const [r0, rowMax0, c, rScaled, rowMaxScaled] = warmStartStats(y0);
-    const useScaled = Number.isFinite(rScaled) && c > 0 && rowMaxScaled < rowMax0;
-    const [r, rowMax] = useScaled ? [rScaled, rowMaxScaled] : [r0, rowMax0];
-    if (Number.isFinite(r) && rowMax < WARM_START_LIMIT) {
-      if (!useScaled) return { p: tf.clone(p0), y: y0, r, rowMax };
-      const y = tf.div(y0, c) as tf.Tensor2D;
-      y0.dispose();
-      return { p: tf.div(p0, Math.sqrt(c)) as tf.Tensor2D, y, r, rowMax };
+    const { plain, scaled, skew } = warmCandidates(side, p0);
+    const usable = (it: Iterate) => Number.isFinite(it.r) && it.rowMax < WARM_START_LIMIT;
+    const [base, other] = Number.isFinite(scaled.r) && scaled.rowMax < plain.rowMax ? [scaled, plain] : [plain, scaled];
+    tf.dispose([other.p!, other.y]);
+    if (usable(base) && base.r >= moved && skew > ROTATION_LIMIT) {
+      const damped = withoutRotation(side, base.p!, seed);
+      if (usable(damped)) {
+        tf.dispose([base.p!, base.y]);
+        return damped;
+      }
+      tf.dispose([damped.p!, damped.y]);
     }
-    y0.dispose();
+    if (usable(base)) return base;
+    tf.dispose([base.p!, base.y]);
   }
   const y = tf.clone(side.g);
   const [r, rowMax] = gramStats(y);
@@ -204,16 +296,6 @@ function checkOnFullMatrix(
 }
 
 /**
- * The warm start to keep: the symmetric part of `P`. Restarting from a symmetric factor keeps the
- * result the polar factor of W up to the change of W since the last call (the only symmetric P
- * with `P W^T W P = I` is `(W^T W)^(-1/2)`); an unsymmetrized P would let the result drift by a
- * rotation that accumulates over training.
- */
-function symmetricState(p: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.mul(tf.add(p, tf.transpose(p)), 0.5)) as tf.Tensor2D;
-}
-
-/**
  * One run of the loop on `w` (tall or wide) from the optional warm start `p0` (call it off the
  * tape). The iterations run on the small side only: with `G = w^T w` (tall) or `w w^T` (wide),
  * the Gram matrix of the iterate `z = w p` is `p^T G p` (tall; `p G p^T` wide), so each iteration
@@ -222,14 +304,14 @@ function symmetricState(p: tf.Tensor2D): tf.Tensor2D {
 export function runBjorck(w: tf.Tensor2D, p0: tf.Tensor2D | null, options: BjorckRunOptions): BjorckRunResult {
   const opts = { checkEvery: 3, formZ: true, seed: 1, ...options };
   const side = smallSideOf(w, options.gramOfW ?? null);
-  const start = startFactor(side, p0);
+  const start = startFactor(side, p0, (opts.eps * MOVED_FRACTION) / opts.beta, opts.seed);
   const r0 = start.r;
   const small = iterateOnSmallSide(side, start, opts);
   side.g.dispose();
   const checked = checkOnFullMatrix(w, side, small, opts);
   const p = checked.p ?? (tf.eye(side.k) as tf.Tensor2D);
   const residual = small.p == null && checked.p == null ? r0 : checked.residual;
-  return { p, state: symmetricState(p), z: checked.z, iterations: checked.iterations, residual };
+  return { p, state: tf.clone(p), z: checked.z, iterations: checked.iterations, residual };
 }
 
 /**

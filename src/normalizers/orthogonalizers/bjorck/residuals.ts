@@ -39,31 +39,52 @@ export function predictedSteps(r: number, m: number, beta: number, eps: number):
  * the symmetric `Y - I`), read back in one sync.
  */
 export function gramStats(y: tf.Tensor2D): [number, number] {
-  const values = tf.tidy(() => {
-    const d = tf.sub(y, tf.eye(y.shape[0]));
-    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1))]);
-  });
+  const values = gramResiduals(y);
   const [r, rowMax] = Array.from(values.dataSync());
   values.dispose();
   return [r!, rowMax!];
 }
 
+/** Power-iteration steps of {@link conditionEstimate}. */
+const CONDITION_POWER_STEPS = 6;
+/** Factor on the power-iteration estimate (which approaches the norm from below). */
+const CONDITION_SAFETY = 1.5;
+
 /**
- * For the warm start's Gram matrix `Y`: `[||Y - I||_F, ||Y - I||_inf, c, ||Y/c - I||_F,
- * ||Y/c - I||_inf]` with `c` the mean of the diagonal of `Y`, in one read-back.
+ * Upper estimate of the condition number `kappa = s_max / s_min` of `w` from a warm start `p`
+ * with `p^T G p` close to `I` (the singular values of `p` are then `1 / s_i`) and the Gram matrix
+ * `G` (top eigenvalue `s_max^2`): `||p||_2 sqrt(||G||_2)`, each norm by power iteration from a
+ * fixed random vector, times 1.5 (power iteration approaches a norm from below), and never above
+ * the Frobenius bound `||p||_F sqrt(||G||_F)`, which no estimate can exceed. A scalar tensor.
  */
-export function warmStartStats(y: tf.Tensor2D): [number, number, number, number, number] {
-  const values = tf.tidy(() => {
-    const k = y.shape[0];
-    const eye = tf.eye(k);
-    const c = tf.div(tf.sum(tf.mul(y, eye)), k);
-    const d = tf.sub(y, eye);
-    const ds = tf.sub(tf.div(y, c), eye);
-    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1)), c, frobeniusNorm(ds), tf.max(tf.sum(tf.abs(ds), 1))]);
+export function conditionEstimate(p: tf.Tensor2D, g: tf.Tensor2D, seed: number): tf.Scalar {
+  return tf.tidy(() => {
+    const k = p.shape[0];
+    const start = tf.randomNormal([k, 1], 0, 1, 'float32', seed) as tf.Tensor2D;
+    const pT = tf.transpose(p) as tf.Tensor2D;
+    let vp = start;
+    let vg = start;
+    for (let i = 0; i < CONDITION_POWER_STEPS; i++) {
+      vp = tf.div(matMul(pT, matMul(p, vp)), frobeniusNorm(vp)) as tf.Tensor2D;
+      vg = tf.div(matMul(g, vg), frobeniusNorm(vg)) as tf.Tensor2D;
+    }
+    const pNorm = tf.div(frobeniusNorm(matMul(p, vp)), frobeniusNorm(vp));
+    const gNorm = tf.div(frobeniusNorm(matMul(g, vg)), frobeniusNorm(vg));
+    const estimate = tf.mul(tf.mul(pNorm, tf.sqrt(gNorm)), CONDITION_SAFETY);
+    const bound = tf.mul(frobeniusNorm(p), tf.sqrt(frobeniusNorm(g)));
+    return tf.minimum(estimate, bound) as tf.Scalar;
   });
-  const out = Array.from(values.dataSync());
-  values.dispose();
-  return out as [number, number, number, number, number];
+}
+
+/**
+ * `[||Y - I||_F, ||Y - I||_inf]` of a Gram matrix `Y`, as a tensor (to be read back with others;
+ * `gramStats` reads it alone).
+ */
+export function gramResiduals(y: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const d = tf.sub(y, tf.eye(y.shape[0]));
+    return tf.stack([frobeniusNorm(d), tf.max(tf.sum(tf.abs(d), 1))]) as tf.Tensor1D;
+  });
 }
 
 /** Number of random probe columns of the residual estimates. */
