@@ -33,6 +33,7 @@ export * as io from './io';
 export * as data from './data';
 export * as attacks from './attacks';
 export * as evaluation from './evaluation';
+export * as local from './local';
 export * as penalties from './penalties';
 export * as train from './train';
 export {

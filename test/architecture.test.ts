@@ -31,6 +31,7 @@ const ORDER = [
   'metrics',
   'attacks',
   'evaluation',
+  'local',
   'export',
   'io',
   'callbacks',

@@ -93,6 +93,7 @@ describe('what is public', () => {
       'initializers',
       'io',
       'layers',
+      'local',
       'losses',
       'metrics',
       'normalizers',

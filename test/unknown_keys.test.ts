@@ -82,6 +82,8 @@ const ACTIVATION_ROWS: Row[] = [
   ['maxOut', () => lip.activations.maxOut({ num_units: 2 } as never), 'num_units', 'numUnits'],
   ['pReLULip', () => lip.activations.pReLULip({ initial_alpha: 0 } as never), 'initial_alpha', 'initialAlpha'],
   ['householder', () => lip.activations.householder({ initial_theta: 1 } as never), 'initial_theta', 'initialTheta'],
+  ['clippedReLU', () => lip.activations.clippedReLU({ per_unit: true } as never), 'per_unit', 'perUnit'],
+  ['clampedMaxMin', () => lip.activations.clampedMaxMin({ max_threshold: 1 } as never), 'max_threshold', 'maxThreshold'],
 ];
 
 const LOSS_ROWS: Row[] = [
@@ -227,6 +229,8 @@ const INSTANCES: Record<string, () => tf.serialization.Serializable> = {
   MaxMin: () => lip.activations.maxMin({ dataFormat: 'channelsFirst' }),
   MaxOut: () => lip.activations.maxOut({ numUnits: 3 }),
   PReLULip: () => lip.activations.pReLULip({ initialAlpha: 0.2, sharedAxes: [1], kCoefLip: 1.5 }),
+  ClippedReLU: () => lip.activations.clippedReLU({ threshold: 0.7, perUnit: false, kCoefLip: 2 }),
+  ClampedMaxMin: () => lip.activations.clampedMaxMin({ maxThreshold: 1, minThreshold: -0.25, perUnit: false, trainable: false }),
   SpectralInitializer: () => lip.initializers.spectral({ kCoefLip: 2, epsBjorck: null, baseInitializer: 'glorotUniform' }),
   SpectralConstraint: () => lip.constraints.spectral({ kCoefLip: 2, maxIterBjorck: 5 }),
   FrobeniusConstraint: () => lip.constraints.frobenius({ eps: 1e-6 }),

@@ -4,18 +4,22 @@
  * `tf.sequential` layer list). Every class keeps the `LipschitzLayer` and `Condensable`
  * contracts and is registered for serialization.
  *
- * | factory        | class       | Lipschitz bound     | vanilla export            |
- * |----------------|-------------|---------------------|---------------------------|
- * | groupSort      | GroupSort   | kCoefLip            | groupSize 1 or 2 only     |
- * | groupSort2     | GroupSort2  | kCoefLip            | yes                       |
- * | fullSort       | FullSort    | kCoefLip            | only with <= 2 channels   |
- * | maxMin         | MaxMin      | kCoefLip            | yes                       |
- * | maxOut         | MaxOut      | kCoefLip            | yes                       |
- * | pReLULip       | PReLULip    | max(1, kCoefLip)    | yes (built-in prelu)      |
- * | householder    | Householder | kCoefLip            | no                        |
+ * | factory        | class         | Lipschitz bound     | vanilla export            |
+ * |----------------|---------------|---------------------|---------------------------|
+ * | groupSort      | GroupSort     | kCoefLip            | groupSize 1 or 2 only     |
+ * | groupSort2     | GroupSort2    | kCoefLip            | yes                       |
+ * | fullSort       | FullSort      | kCoefLip            | only with <= 2 channels   |
+ * | maxMin         | MaxMin        | kCoefLip            | yes                       |
+ * | maxOut         | MaxOut        | kCoefLip            | yes                       |
+ * | pReLULip       | PReLULip      | max(1, kCoefLip)    | yes (built-in prelu)      |
+ * | householder    | Householder   | kCoefLip            | no                        |
+ * | clippedReLU    | ClippedReLU   | kCoefLip            | no                        |
+ * | clampedMaxMin  | ClampedMaxMin | kCoefLip            | no                        |
  */
 import { FixedGroupSortArgs, FullSort, GroupSort, GroupSort2, GroupSortArgs } from './group_sort';
 import { Householder, HouseholderArgs } from './householder';
+import { ClippedReLU, ClippedReLUArgs } from './clipped_relu';
+import { ClampedMaxMin, ClampedMaxMinArgs } from './clamped_max_min';
 import { MaxMin, MaxMinArgs, MaxOut, MaxOutArgs } from './max_min';
 import { PReLULip, PReLULipArgs } from './prelu_lip';
 
@@ -29,6 +33,10 @@ export { PReLULip } from './prelu_lip';
 export type { PReLULipArgs } from './prelu_lip';
 export { Householder } from './householder';
 export type { HouseholderArgs } from './householder';
+export { ClippedReLU } from './clipped_relu';
+export type { ClippedReLUArgs } from './clipped_relu';
+export { ClampedMaxMin } from './clamped_max_min';
+export type { ClampedMaxMinArgs, ClampThresholds } from './clamped_max_min';
 
 /** Sorts each group of `groupSize` contiguous channels (default: all channels). */
 export function groupSort(args: GroupSortArgs = {}): GroupSort {
@@ -63,4 +71,14 @@ export function pReLULip(args: PReLULipArgs = {}): PReLULip {
 /** Householder reflection of channel pairs across a learnable line (starts as GroupSort2). */
 export function householder(args: HouseholderArgs = {}): Householder {
   return new Householder(args);
+}
+
+/** Local-Lip's clipped ReLU `min(max(z, 0), theta)` with learnable thresholds theta. */
+export function clippedReLU(args: ClippedReLUArgs = {}): ClippedReLU {
+  return new ClippedReLU(args);
+}
+
+/** Local-Lip's clamped MaxMin of the two channel halves, with learnable clamps. */
+export function clampedMaxMin(args: ClampedMaxMinArgs = {}): ClampedMaxMin {
+  return new ClampedMaxMin(args);
 }
