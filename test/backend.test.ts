@@ -23,20 +23,10 @@ import {
   relativeError,
   seededValues,
 } from './helpers/backend';
+import { useWasmForSuite } from './helpers/wasm_suite';
 
 const TOL = 1e-4;
-let previousBackend = 'cpu';
-
-beforeAll(async () => {
-  previousBackend = tf.getBackend();
-  registerWasmGradientKernels();
-  await tf.setBackend('wasm');
-  await tf.ready();
-});
-
-afterAll(async () => {
-  await tf.setBackend(previousBackend);
-});
+useWasmForSuite();
 
 interface Data {
   values: Float32Array;

@@ -9,25 +9,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from '../src/backend';
 import { spectralDense } from '../src/layers/dense';
 import { groupSort2 } from '../src/activations';
 import { sequential } from '../src/model';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { seededValues } from './helpers/backend';
+import { useWasmForSuite } from './helpers/wasm_suite';
 
-let previousBackend = 'cpu';
-
-beforeAll(async () => {
-  previousBackend = tf.getBackend();
-  registerWasmGradientKernels();
-  await tf.setBackend('wasm');
-  await tf.ready();
-});
-
-afterAll(async () => {
-  await tf.setBackend(previousBackend);
-});
+useWasmForSuite();
 
 describe('Identity on wasm (tf.clone) shares the buffer', () => {
   it('is the zero-copy kernel: same values, each tensor disposable first, the buffer freed with the last one', async () => {
