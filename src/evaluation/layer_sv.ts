@@ -26,6 +26,7 @@ import { configError } from '../core/errors';
 import { isCondensable, isLipschitzLayer } from '../core/contracts';
 import { checkKnownKeys, checkPositiveInt, optionNames } from '../core/validation';
 import { singularValueRange, type SingularValueRange } from '../linalg/svd';
+import { impulseMatrix } from '../ops/impulse_matrix';
 
 /** Options of `computeLayerSV`. */
 export interface ComputeLayerSVArgs {
@@ -108,30 +109,10 @@ function condensedLinearPart(layer: tfl.layers.Layer & { vanillaExport(i: tfl.Sy
   return (x) => parts.reduce((t, f) => f(t), x);
 }
 
-/** Row-major matrix (rows = outputs) of a linear map on inputs of `inputShape`, in chunks. */
-function impulseMatrix(f: LinearFn, inputShape: number[], chunk = 256): { rows: Float64Array[]; nCols: number } {
-  const size = inputShape.reduce((p, d) => p * d, 1);
-  let outSize = -1;
-  let columns: Float32Array | null = null; // [size, outSize], row j = f(e_j)
-  for (let start = 0; start < size; start += chunk) {
-    const count = Math.min(chunk, size - start);
-    const block = tf.tidy(() => {
-      const idx = tf.range(start, start + count, 1, 'int32');
-      const basis = tf.reshape(tf.cast(tf.oneHot(idx, size), 'float32'), [count, ...inputShape]);
-      return tf.reshape(f(basis), [count, -1]);
-    });
-    if (outSize < 0) {
-      outSize = block.shape[1] as number;
-      columns = new Float32Array(size * outSize);
-    }
-    (columns as Float32Array).set(block.dataSync() as Float32Array, start * outSize);
-    block.dispose();
-  }
-  const cols = columns as Float32Array;
-  // Transpose to rows = outputs.
-  const rows: Float64Array[] = Array.from({ length: outSize }, () => new Float64Array(size));
-  for (let j = 0; j < size; j++) for (let i = 0; i < outSize; i++) (rows[i] as Float64Array)[j] = cols[j * outSize + i] as number;
-  return { rows, nCols: size };
+/** Row-major matrix (rows = outputs) of a linear map on inputs of `inputShape`, as rows (views). */
+function impulseRows(f: LinearFn, inputShape: number[]): { rows: Float64Array[]; nCols: number } {
+  const { values, rows, cols } = impulseMatrix(f, inputShape);
+  return { rows: Array.from({ length: rows }, (_, i) => values.subarray(i * cols, (i + 1) * cols)), nCols: cols };
 }
 
 /** Checks numerically that f is linear (f(a x + b y) = a f(x) + b f(y), f(0) = 0). */
@@ -179,16 +160,16 @@ export function layerLinearMatrix(layer: tfl.layers.Layer, args: ComputeLayerSVA
       if (!isLipschitzLayer(layer)) throw e;
     }
     // Activations (PReLULip, MaxOut, ...) export to non-linear layers: not a linear map.
-    if (f !== null && looksLinear(f, shape)) return impulseMatrix(f, shape);
+    if (f !== null && looksLinear(f, shape)) return impulseRows(f, shape);
     return null;
   }
   if (CONV_CLASSES.includes(className)) {
     const shape = needShape();
-    return impulseMatrix(linearizedClone(layer, shape), shape);
+    return impulseRows(linearizedClone(layer, shape), shape);
   }
   if (isLipschitzLayer(layer) && inputShape !== undefined) {
     const f: LinearFn = (x) => layer.apply(x) as tf.Tensor;
-    if (looksLinear(f, inputShape)) return impulseMatrix(f, inputShape);
+    if (looksLinear(f, inputShape)) return impulseRows(f, inputShape);
   }
   return null;
 }

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { certifiedSpectralNorm } from '../linalg/spectral_norm';
+import { impulseMatrix, type ImpulseMatrix } from '../ops/impulse_matrix';
 import { gramLines, gramNormBound } from './gram_bound';
 import type { LinearStep } from './masks';
 
@@ -78,11 +79,7 @@ export function powerIterate(piece: MaskedPiece, u0: tf.Tensor, iterations: numb
 }
 
 /** A piece's matrix, row-major [rows = outputs, cols = inputs], in float64. */
-export interface PieceMatrix {
-  values: Float64Array;
-  rows: number;
-  cols: number;
-}
+export type PieceMatrix = ImpulseMatrix;
 
 /** True when `piece` holds exactly one affine layer and otherwise only reshapes (no pooling). */
 function isSingleAffine(piece: MaskedPiece): boolean {
@@ -99,24 +96,7 @@ function isSingleAffine(piece: MaskedPiece): boolean {
 export function exactPieceMatrix(piece: MaskedPiece, outputSize: number): PieceMatrix | null {
   const n = piece.inputShape.reduce((p, d) => p * d, 1);
   if (!isSingleAffine(piece) || n * outputSize > MAX_MATRIX_ENTRIES) return null;
-  const values = new Float64Array(outputSize * n);
-  for (let start = 0; start < n; start += IMPULSE_CHUNK) {
-    const count = Math.min(IMPULSE_CHUNK, n - start);
-    const columns = tf.tidy(() => {
-      // int32 then cast: tfjs-backend-wasm 4.22's OneHot writes int32 bits into a float32 output
-      // (fixed by registerWasmGradientKernels, which a user need not have called).
-      const basis = tf.cast(tf.oneHot(tf.range(start, start + count, 1, 'int32') as tf.Tensor1D, n), 'float32');
-      let y = tf.reshape(basis, [count, ...piece.inputShape]);
-      for (const step of piece.steps) y = step.apply(y);
-      return y;
-    });
-    const data = columns.dataSync();
-    columns.dispose();
-    for (let c = 0; c < count; c++) {
-      for (let o = 0; o < outputSize; o++) values[o * n + start + c] = data[c * outputSize + o]!;
-    }
-  }
-  return { values, rows: outputSize, cols: n };
+  return impulseMatrix((basis) => piece.steps.reduce((y, step) => step.apply(y), basis), piece.inputShape, IMPULSE_CHUNK);
 }
 
 /** Indices where `mask` (a sample's flat values, or null for all ones) is nonzero. */

@@ -92,26 +92,20 @@ interface Iterate {
 }
 
 /**
- * The rotation error of a warm start removed per call at condition number `kappa` (see
- * {@link startFactor}): between two singular directions of ratio `rho`, damping by `alpha`
- * multiplies the error by `1 - alpha mu` with `mu = (rho + 1)^2 / (4 rho)` in `[1, m]`,
- * `m = (kappa + 1)^2 / (4 kappa)`; `alpha = 2 / (1 + m)` makes the largest factor `(m - 1) / (m + 1)`
- * (0 at kappa 1, 0.69 at 20), always below 1. Full symmetrization (`alpha = 1`, what the warm start
- * did before) multiplies it by `-(rho - 1)^2 / (4 rho)`, above 1 in magnitude past
- * `kappa = 3 + 2 sqrt(2)`, where the state diverged. 0 when the estimate is not finite.
+ * The share `alpha` of a warm start's rotation error removed per call at condition number `kappa`
+ * (see {@link withoutRotation}), on the device: between two singular directions of ratio `rho`,
+ * damping by `alpha` multiplies the error by `1 - alpha mu` with `mu = (rho + 1)^2 / (4 rho)` in
+ * `[1, m]`, `m = (kappa + 1)^2 / (4 kappa)`; `alpha = 2 / (1 + m)` makes the largest factor
+ * `(m - 1) / (m + 1)` (0 at kappa 1, 0.69 at 20), always below 1. Full symmetrization (`alpha = 1`,
+ * what the warm start did before) multiplies it by `-(rho - 1)^2 / (4 rho)`, above 1 in magnitude
+ * past `kappa = 3 + 2 sqrt(2)`, where the state diverged. 0 (no damping) when `kappa` is not a
+ * finite number >= 1. Exported for tests.
  */
-export function rotationDamping(kappa: number): number {
-  if (!(kappa >= 1) || !Number.isFinite(kappa)) return 0;
-  const m = (kappa + 1) ** 2 / (4 * kappa);
-  return 2 / (1 + m);
-}
-
-/** {@link rotationDamping} on the device (NaN, so an unusable start, when `kappa` is not a number >= 1). */
-function rotationDampingTensor(kappa: tf.Scalar): tf.Scalar {
+export function rotationDamping(kappa: tf.Scalar): tf.Scalar {
   return tf.tidy(() => {
     const valid = tf.logicalAnd(tf.greaterEqual(kappa, 1), tf.isFinite(kappa));
     const m = tf.div(tf.square(tf.add(kappa, 1)), tf.mul(kappa, 4));
-    return tf.where(valid, tf.div(2, tf.add(m, 1)), tf.scalar(NaN)) as tf.Scalar;
+    return tf.where(valid, tf.div(2, tf.add(m, 1)), tf.scalar(0)) as tf.Scalar;
   });
 }
 
@@ -167,7 +161,7 @@ function warmCandidates(side: SmallSide, p0: tf.Tensor2D): { plain: Iterate; sca
  */
 function withoutRotation(side: SmallSide, p: tf.Tensor2D, seed: number): Iterate {
   const [pd, yd, stats] = tf.tidy(() => {
-    const halfAlpha = tf.div(rotationDampingTensor(conditionEstimate(p, side.g, seed)), 2);
+    const halfAlpha = tf.div(rotationDamping(conditionEstimate(p, side.g, seed)), 2);
     const damped = tf.add(p, tf.mul(tf.sub(tf.transpose(p), p), halfAlpha)) as tf.Tensor2D;
     const y = side.gramOfFactor(damped);
     return [damped, y, gramResiduals(y)];
