@@ -12,6 +12,8 @@ const ONCE_SUITES = [
   'architecture',
   'bench_smoke',
   'browser',
+  'cli',
+  'cli_plots_browser',
   'browser_training',
   'deployment',
   'package',

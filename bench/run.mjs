@@ -9,7 +9,7 @@
  *
  * Options: --quick (smoke run: 3 runs, tiny epochs; writes its JSON to the OS temp folder unless
  *          --out is given, and never touches docs/benchmarks.md), --backends wasm,cpu,
- *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,long,
+ *          --only mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,local,long,
  *          --out <file.json>,
  *          --runs N (timed runs per figure; for A/B checks during development only; a run with
  *          --runs, --only or --backends writes its JSON but leaves docs/benchmarks.md alone),
@@ -31,6 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { benchLongRun, longRunMarkdown, REFERENCE_SECONDS_PER_EPOCH } from './long_run.mjs';
+import { benchLocalLoss, localLossMarkdown } from './local_loss.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,7 +43,7 @@ require('@tensorflow/tfjs-backend-wasm');
 const lip = require(path.join(root, 'dist'));
 
 const DEFAULT_BACKENDS = 'wasm,cpu';
-const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,long';
+const DEFAULT_ONLY = 'mlp,cnn,predict,export,normalizers,bjorck,memory,mnist,train,local,long';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -589,6 +590,7 @@ function markdown(res) {
         : `Full MNIST (${f.samples} training images from ../shared/data/mnist via \`lip.data.loadIdx\`, batch 256, Adam), seconds for the first epoch: MLP 784-256-128-10 + groupSort2 **${f.mlpGroupSort2} s** (reference 10.4 s); DEEL-LIP tutorial CNN **${f.deelLipTutorialCnn} s** (reference 21.6 s).`
         + (f.plainMlp != null ? ` The same architectures with plain tfjs layers (relu, max pooling) on this backend: MLP ${f.plainMlp} s, CNN ${f.plainCnn} s${f.plainFrom ? ` (measured by \`${f.plainFrom}\`${f.plainNote ? `; ${f.plainNote}` : ''})` : ''}.` : ''), '');
     } else if (typeof r.fullMnist === 'string') L.push(`Full MNIST: ${r.fullMnist}.`, '');
+    L.push(...localLossMarkdown(r));
     L.push(...longRunMarkdown(r));
   }
   if (res.backends.wasm?.cnnTrainStepMs && res.backends.cpu?.cnnTrainStepMs) {
@@ -611,11 +613,13 @@ for (const b of opts.backends.split(',')) {
   const r = { description: lip.backend.describeBackend ? lip.backend.describeBackend() : { name: b } };
   results.backends[b] = r;
   const longRun = (res) => benchLongRun(res, { tf, tfl, lip, root, quick: QUICK, compile, round, log, replayBjorckIterations });
-  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist], ['train', benchTrain], ['long', longRun]];
+  const localLoss = (res) => benchLocalLoss(res, { tf, tfl, lip, quick: QUICK, round, log, alternate, runs: RUNS });
+  const steps = [['mlp', benchMlp], ['cnn', benchCnn], ['predict', benchPredict], ['export', benchExport], ['normalizers', benchNormalizers], ['bjorck', benchBjorckIterations], ['memory', benchMemory], ['mnist', benchFullMnist], ['train', benchTrain], ['local', localLoss], ['long', longRun]];
   for (const [name, fn] of steps) {
     if (!only.has(name)) continue;
     if (name === 'mnist' && b === 'cpu') { r.fullMnist = 'run on wasm only (cpu: minutes per epoch)'; continue; }
     if (name === 'long' && b === 'cpu') continue; // full-MNIST epochs: wasm only
+    if (name === 'local' && b === 'cpu') continue; // the example runs on wasm
     if (name === 'bjorck' && b === 'cpu') continue; // iteration counts do not depend on the backend
     try { await fn(r, b); } catch (e) { r[`${name}Error`] = String(e && e.stack || e); log(`  ${name} failed: ${r[`${name}Error`]}`); }
   }

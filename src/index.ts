@@ -19,12 +19,14 @@ export {
 } from './core/defaults';
 export { isLipschitzLayer, isCondensable } from './core/contracts';
 export type { LipschitzLayer, Condensable, ExportContext } from './core/contracts';
+export { isLipschitzMerge } from './core/merge_contract';
+export type { LipschitzMerge } from './core/merge_contract';
 export * as layers from './layers';
 export * as normalizers from './normalizers';
 export * as initializers from './initializers';
 export * as constraints from './constraints';
 export * as activations from './activations';
-export * as losses from './losses';
+export * as losses from './losses_api';
 export * as metrics from './metrics';
 export * as callbacks from './callbacks';
 export * as regularizers from './regularizers';
@@ -36,6 +38,7 @@ export * as evaluation from './evaluation';
 export * as local from './local';
 export * as penalties from './penalties';
 export * as train from './train';
+export * as tasks from './tasks';
 export {
   sequential,
   checkModel,
@@ -46,7 +49,7 @@ export {
   TFJS_BUILTIN_CLASS_NAMES,
   certifiedSpectralNorm,
 } from './model';
-export type { LipschitzSequentialArgs, CheckModelArgs, ModelCheckResult, ModelProblem } from './model';
+export type { LipschitzSequentialArgs, CheckModelArgs, ModelCheckResult, ModelProblem, LipschitzBoundArgs } from './model';
 export { vanillaExport, condense } from './export';
 export type { VanillaExportOptions, ExportCertificate } from './export';
 export { evaluateLipConst, computeLayerSV, computeModelSV } from './evaluation';

@@ -38,6 +38,8 @@ const ORDER = [
   'data',
   'penalties',
   'train',
+  'tasks',
+  'cli',
 ];
 
 function sourceFiles(dir: string): string[] {

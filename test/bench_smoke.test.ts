@@ -135,6 +135,18 @@ describe('bench/run.mjs --quick', () => {
     expectRatio(l.ratio.p95, l.stepMs.lip.p95, l.stepMs.plain.p95, 2);
   });
 
+  it("records the cost of Local-Lip's certified loss per step and of the local certificate per sample", () => {
+    const r = result.backends['wasm']! as BackendResult & {
+      localLossStepMs: { plain: number; local: number; global: number };
+      localLoss: { localRatio: number; globalRatio: number };
+      localCertifyMsPerSample: { local: number; global: number };
+    };
+    expectRatio(r.localLoss.localRatio, r.localLossStepMs.local, r.localLossStepMs.plain, 2);
+    expectRatio(r.localLoss.globalRatio, r.localLossStepMs.global, r.localLossStepMs.plain, 2);
+    expect(r.localCertifyMsPerSample.local).toBeGreaterThan(0);
+    expect(r.localCertifyMsPerSample.global).toBeGreaterThan(0);
+  });
+
   it('counts the Björck iterations of every normalized layer within maxIterBjorck (15)', () => {
     const { perLayer, steps } = result.backends['wasm']!.bjorckIterations;
     expect(Object.keys(perLayer).sort()).toEqual(['cnn', 'mlp']);

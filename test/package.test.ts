@@ -110,6 +110,8 @@ function packagesLoadedBySrc(): string[] {
     /^\s*(?:import|export)\s+(?!type\b)[^;'"]*?\bfrom\s+'([^']+)'/gm,
     /^\s*import\s+'([^']+)'/gm,
     /\b\w*[rR]equire\(\s*'([^']+)'\s*\)/g,
+    // A dynamic import of an ES-module-only package (src/cli/plots.ts: vega, vega-lite).
+    /\bimport(?:Module)?\(\s*'([^']+)'\s*\)/g,
   ];
   for (const file of files) {
     const code = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
@@ -130,15 +132,28 @@ describe('dependencies (package.json)', () => {
 
   it('the runtime dependencies are exactly the packages src/ loads that are not peers', () => {
     const loaded = packagesLoadedBySrc();
-    expect(loaded).toEqual(['@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'mnist']);
+    // The library's, then the tfjs-lip command's (src/cli: arguments, config schema, progress bar, plots).
+    expect(loaded).toEqual([
+      '@tensorflow/tfjs-backend-cpu',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-layers',
+      'cli-progress',
+      'commander',
+      'mnist',
+      'vega',
+      'vega-lite',
+      'zod',
+    ]);
     expect(Object.keys(pkg.dependencies ?? {}).sort()).toEqual(loaded.filter((name) => !(name in peers)));
   });
 
-  it('mathjs (tests) and cli-progress (examples) are devDependencies only; mnist is an optional peer, installed for development', () => {
-    for (const name of ['mathjs', 'cli-progress', 'mnist']) {
+  it('mathjs (tests) is a devDependency only, cli-progress a dependency (the tfjs-lip command); mnist is an optional peer, installed for development', () => {
+    for (const name of ['mathjs', 'mnist']) {
       expect(`${name}: ${pkg.devDependencies?.[name] !== undefined}`).toBe(`${name}: true`);
       expect(pkg.dependencies?.[name]).toBeUndefined();
     }
+    expect(pkg.dependencies?.['cli-progress']).toBeDefined();
     expect(peers['mathjs']).toBeUndefined();
     expect(peers['cli-progress']).toBeUndefined();
     expect(peers['mnist']).toBe(pkg.devDependencies?.['mnist']);

@@ -99,6 +99,8 @@ describe('what is public', () => {
       'normalizers',
       'penalties',
       'regularizers',
+      'tasks',
+      'tasks.wasserstein',
       'train',
     ]);
     for (const name of ['sequential', 'checkModel', 'lipschitzBound', 'vanillaExport', 'condense', 'certify', 'evaluateLipConst']) {

@@ -52,10 +52,12 @@ export function builtWeight(owner: string, weight: tfl.LayerVariable | null): tf
 
 /**
  * `t` broadcast to `shape` as an op with a gradient: tfjs' `minimum`/`maximum` do not sum their
- * gradient over broadcast axes (a gradient of the wrong shape), so the thresholds are tiled first.
+ * gradient over broadcast axes (a gradient of the wrong shape), so the thresholds are broadcast
+ * first, by an addition to zeros: `add`'s gradient sums over the broadcast axes, where
+ * `broadcastTo`'s (Tile's) slices and adds once per copy, thousands of kernels for a batch.
  */
 export function broadcastThreshold(t: tf.Tensor, shape: number[]): tf.Tensor {
-  return tf.broadcastTo(t, shape);
+  return tf.add(tf.zeros(shape), t);
 }
 
 /** `kCoefLip * min(max(z, 0), theta)` with learnable theta; see the module comment. */

@@ -11,6 +11,7 @@
  * | fullSort       | FullSort      | kCoefLip            | only with <= 2 channels   |
  * | maxMin         | MaxMin        | kCoefLip            | yes                       |
  * | maxOut         | MaxOut        | kCoefLip            | yes                       |
+ * | lnetsMaxMin    | LNetsMaxMin   | kCoefLip            | yes                       |
  * | pReLULip       | PReLULip      | max(1, kCoefLip)    | yes (built-in prelu)      |
  * | householder    | Householder   | kCoefLip            | no                        |
  * | clippedReLU    | ClippedReLU   | kCoefLip            | no                        |
@@ -21,6 +22,7 @@ import { Householder, HouseholderArgs } from './householder';
 import { ClippedReLU, ClippedReLUArgs } from './clipped_relu';
 import { ClampedMaxMin, ClampedMaxMinArgs } from './clamped_max_min';
 import { MaxMin, MaxMinArgs, MaxOut, MaxOutArgs } from './max_min';
+import { LNetsMaxMin, LNetsMaxMinArgs } from './lnets_max_min';
 import { PReLULip, PReLULipArgs } from './prelu_lip';
 
 export { LipschitzActivation } from './base';
@@ -29,6 +31,8 @@ export { GroupSort, GroupSort2, FullSort } from './group_sort';
 export type { GroupSortArgs, FixedGroupSortArgs, SortDataFormat } from './group_sort';
 export { MaxMin, MaxOut } from './max_min';
 export type { MaxMinArgs, MaxMinDataFormat, MaxOutArgs } from './max_min';
+export { LNetsMaxMin } from './lnets_max_min';
+export type { LNetsMaxMinArgs } from './lnets_max_min';
 export { PReLULip } from './prelu_lip';
 export type { PReLULipArgs } from './prelu_lip';
 export { Householder } from './householder';
@@ -61,6 +65,14 @@ export function maxMin(args: MaxMinArgs = {}): MaxMin {
 /** LNets' MaxOut: the maximum of each of `numUnits` groups of contiguous channels. */
 export function maxOut(args: MaxOutArgs): MaxOut {
   return new MaxOut(args);
+}
+
+/**
+ * LNets' MaxMin: the maxima, then the minima, of `numUnits` groups of contiguous channels (output
+ * `2 * numUnits` channels). Not DEEL-LIP's `maxMin`.
+ */
+export function lnetsMaxMin(args: LNetsMaxMinArgs): LNetsMaxMin {
+  return new LNetsMaxMin(args);
 }
 
 /** PReLU whose learnable slopes stay in `[-kCoefLip, kCoefLip]`. */

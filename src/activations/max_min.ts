@@ -5,7 +5,8 @@
  *   on the channel axis, which doubles the channels. Per channel, `(relu(a)-relu(b))^2 +
  *   (relu(-a)-relu(-b))^2 <= (a-b)^2`, so it is 1-Lipschitz, and its Jacobian has orthonormal
  *   columns (`J^T J = I` away from 0): it preserves the norm of input perturbations.
- *   Note that LNets' "MaxMin" is a different operation: it is `GroupSort2` here.
+ *   Note that LNets' "MaxMin" is a different operation: it is `LNetsMaxMin` here (lnets_max_min.ts;
+ *   with groups of 2, GroupSort2 up to a permutation of the channels).
  * - `MaxOut` (LNets `maxout.py`): the maximum of each of `numUnits` groups of `C / numUnits`
  *   contiguous channels; the channels shrink to `numUnits`. 1-Lipschitz since
  *   `|max(a) - max(b)| <= max|a - b| <= ||a - b||_2` group by group.

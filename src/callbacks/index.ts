@@ -11,7 +11,9 @@
  * - `lossParamScheduler`: changes a parameter of the loss (alpha, tau, minMargin, ...) by epoch
  *   or by step (loss_param_scheduler.ts);
  * - `terminateOnNaN`: stops training at the first NaN/infinite batch loss and makes `fit` reject
- *   with an error naming the epoch and the batch (terminate_on_nan.ts).
+ *   with an error naming the epoch and the batch (terminate_on_nan.ts);
+ * - `perEpochProjection`: LNets' per-epoch projection (`lip.constraints.projection`) of every
+ *   built-in layer's kernel every n epochs (per_epoch_projection.ts).
  */
 export { applyConstraints, ApplyConstraints } from './apply_constraints';
 export { condenseCallback, CondenseCallback } from './condense';
@@ -22,3 +24,5 @@ export { lossParamScheduler, LossParamScheduler, setLossParam, getLossParam } fr
 export type { LossParamSchedulerArgs, EpochSchedule, TunableLoss } from './loss_param_scheduler';
 export { terminateOnNaN, TerminateOnNaN, NonFiniteLossError } from './terminate_on_nan';
 export type { TerminateOnNaNArgs } from './terminate_on_nan';
+export { perEpochProjection, PerEpochProjection } from './per_epoch_projection';
+export type { PerEpochProjectionArgs } from './per_epoch_projection';

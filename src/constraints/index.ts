@@ -172,3 +172,6 @@ export function weightClip(args: WeightClipConstraintArgs = {}): WeightClipConst
 export function autoWeightClip(args: AutoWeightClipConstraintArgs = {}): AutoWeightClipConstraint {
   return new AutoWeightClipConstraint(args);
 }
+
+export { projection, ProjectionConstraint } from './projection';
+export type { Projection, ProjectionConstraintArgs } from './projection';

@@ -335,7 +335,7 @@ export const BUILTIN_RULES: Readonly<Record<string, BoundRule>> = {
   BatchNormalization: {
     // Inference: gamma * (x - mean) / sqrt(var + eps) + beta, a diagonal map.
     bound: (layer, config) => {
-      const find = (suffix: string) => layer.weights.find((w) => w.name.endsWith(suffix));
+      const find = (suffix: string) => layer.weights.find((w) => w.originalName.endsWith(suffix));
       const variance = find('moving_variance');
       if (variance === undefined) return Infinity;
       const gamma = find('gamma');

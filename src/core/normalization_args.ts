@@ -26,6 +26,11 @@ export interface LipschitzNormalizationArgs {
   betaBjorck?: number;
   /** Maximum number of Björck iterations (default 15). */
   maxIterBjorck?: number;
+  /**
+   * Björck's Taylor order, 1 to 4 (LNets' `bjorck_order`; default 1, DEEL-LIP's update); orders
+   * above 1 need `betaBjorck` 0.5. See docs/normalizers.md ("Björck orders").
+   */
+  bjorckOrder?: number;
 }
 
 /** Rejects a kernel constraint: the normalization owns the kernel, a constraint would rewrite it. */
@@ -61,6 +66,7 @@ export const NORMALIZATION_OPTION_FLAGS: { readonly [K in keyof LipschitzNormali
   epsBjorck: true,
   betaBjorck: true,
   maxIterBjorck: true,
+  bjorckOrder: true,
 };
 
 /** The names of {@link LipschitzNormalizationArgs}. */

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LipschitzConfigError } from '../core/errors';
 import { isCondensable, isLipschitzLayer, type ExportContext } from '../core/contracts';
+import { isLipschitzMerge } from '../core/merge_contract';
 import { TFJS_ACTIVATIONS } from '../core/activations';
 import { TFJS_BUILTIN_CLASS_NAMES } from '../core/builtin_rules';
 import { evaluateGraph, isContainer, type GraphNode } from '../core/graph';
@@ -90,6 +91,18 @@ function copyWeights(from: Layer, to: Layer): void {
 
 function unwrap(output: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor[] {
   return Array.isArray(output) ? output : [output];
+}
+
+/**
+ * Whether an exported linear layer reads `input`, directly or through the `zeroPadding2d` a
+ * convolution with `padding: 'constant'` exports before it (zero padding commutes with any
+ * channel map, so the map still folds into the kernel).
+ */
+function readsThroughZeroPadding(linear: Layer, input: tfl.SymbolicTensor): boolean {
+  const direct = linear.inboundNodes[0]?.inputTensors[0];
+  if (direct === input) return true;
+  const pad = direct?.sourceLayer;
+  return pad?.getClassName() === 'ZeroPadding2D' && pad.inboundNodes.length === 1 && pad.inboundNodes[0]?.inputTensors[0] === input;
 }
 
 /**
@@ -260,7 +273,7 @@ export class Exporter {
     const output = outputs[0]!;
     if (action === 'absorb') {
       const linear = output.sourceLayer;
-      if (!isFoldableLinear(linear) || linear.inboundNodes[0]?.inputTensors[0] !== given[0]) {
+      if (!isFoldableLinear(linear) || !readsThroughZeroPadding(linear, given[0]!)) {
         throw new Error(`vanillaExport: ${layerLabel(node.outboundLayer)} did not export to one linear layer on its input.`);
       }
       foldIntoInput(linear, waiting.map);
@@ -282,6 +295,7 @@ export class Exporter {
       }
       return inputs[0];
     };
+    if (isLipschitzMerge(layer)) return [layer.vanillaExportMerge(inputs, this.context)];
     if (isCondensable(layer)) {
       if (this.exported.has(layer.id)) {
         throw new LipschitzConfigError(`vanillaExport: ${layerLabel(layer)} is called more than once; shared tfjs-lip layers cannot be exported.`);

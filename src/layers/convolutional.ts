@@ -10,6 +10,9 @@
  *   (`reshape(transpose(kernel, [0,1,3,2]), [kh*kw*cin, filters])`) times the transposed factor
  *   (`computeConvTransposeLipFactor`).
  *
+ * SpectralConv2D and FrobeniusConv2D also take the explicit paddings of `padding.ts` ('constant',
+ * 'circular', 'reflect', 'symmetric': pad, then a 'valid' convolution, with the factor of that mode).
+ *
  * All three sit on the shared kernel-layer base (`kernel_layer.ts`), which owns W-bar (recomputed
  * in training, cached in inference), the bias, the activation and the export; this file gives
  * their geometry: kernel shape, corrective factor, convolution and built-in counterpart.
@@ -32,6 +35,8 @@ import { computeConvLipFactor, computeConvTransposeLipFactor, convGeometry, toPa
 import { resolveSpectralSettings } from '../normalizers/settings';
 import { FrobeniusKernelNormalization, SpectralKernelNormalization, type KernelNormalization } from './kernel_normalization';
 import { KERNEL_LAYER_OPTION_FLAGS, LipschitzKernelLayer, rejectNormalizationOptions, type KernelLayerArgs } from './kernel_layer';
+import { isExplicitPadding, padExplicit, paddedConvLipFactor, padWidth, PADDED_CONV_PADDINGS, unexportablePadding } from './padding';
+import type { ExplicitPadding, PaddedConvPadding } from './padding';
 
 type ConfigDict = tf.serialization.ConfigDict;
 
@@ -51,14 +56,29 @@ export interface LipschitzConvBaseArgs extends KernelLayerArgs {
   dilationRate?: number | [number, number];
 }
 
-/** Options of `SpectralConv2D`: tfjs `conv2d` options plus the normalization settings. */
-export interface SpectralConv2DArgs extends LipschitzConvBaseArgs, LipschitzNormalizationArgs {}
+/** Base options with any padding (each layer says which paddings it accepts). */
+type AnyPaddingConvArgs = Omit<LipschitzConvBaseArgs, 'padding'> & { padding?: PaddedConvPadding };
 
-/** Options of `FrobeniusConv2D`: tfjs `conv2d` options plus `kCoefLip`. */
-export type FrobeniusConv2DArgs = LipschitzConvBaseArgs;
+/** Options of `SpectralConv2D`: tfjs `conv2d` options plus the normalization settings. */
+export interface SpectralConv2DArgs extends Omit<LipschitzConvBaseArgs, 'padding'>, LipschitzNormalizationArgs {
+  /**
+   * `'same'` (default), `'valid'`, or an explicit padding of `floor(k/2)` cells per side before a
+   * `'valid'` convolution: `'constant'` (zeros), `'circular'`, `'reflect'`, `'symmetric'`
+   * (DEEL-LIP `PadConv2D`; docs/convolutions.md, "Explicit padding").
+   */
+  padding?: PaddedConvPadding;
+}
+
+/** Options of `FrobeniusConv2D`: tfjs `conv2d` options plus `kCoefLip` (paddings as `SpectralConv2D`). */
+export interface FrobeniusConv2DArgs extends Omit<LipschitzConvBaseArgs, 'padding'> {
+  /** As `SpectralConv2DArgs.padding`. */
+  padding?: PaddedConvPadding;
+}
 
 /** Options of `SpectralConv2DTranspose`. */
 export interface SpectralConv2DTransposeArgs extends SpectralConv2DArgs {
+  /** `'same'` (default) or `'valid'`. */
+  padding?: ConvPadding;
   /** Only `null`/absent is supported (tfjs infers the output size). */
   outputPadding?: null;
 }
@@ -92,14 +112,17 @@ interface ConvGeometryArgs {
   kernelSize: [number, number];
   strides: [number, number];
   padding: ConvPadding;
+  explicitPadding: ExplicitPadding | null;
 }
 
-function resolveConvArgs(args: LipschitzConvBaseArgs): ConvGeometryArgs {
+function resolveConvArgs(args: AnyPaddingConvArgs, paddings: readonly PaddedConvPadding[]): ConvGeometryArgs {
   if (args === null || typeof args !== 'object') configError('args', 'an options object', args);
   const filters = checkPositiveInt('filters', args.filters);
   const kernelSize = toPair('kernelSize', args.kernelSize);
   const strides = toPair('strides', args.strides ?? 1);
-  const padding = checkOneOf('padding', args.padding ?? 'same', PADDINGS);
+  const mode = checkOneOf('padding', args.padding ?? 'same', paddings);
+  const explicitPadding = isExplicitPadding(mode) ? mode : null;
+  const padding: ConvPadding = explicitPadding === null ? (mode as ConvPadding) : 'valid';
   if (args.dataFormat !== undefined && args.dataFormat !== null && args.dataFormat !== 'channelsLast') {
     configError('dataFormat', "'channelsLast' (channelsFirst is not supported)", args.dataFormat);
   }
@@ -108,7 +131,7 @@ function resolveConvArgs(args: LipschitzConvBaseArgs): ConvGeometryArgs {
     const ones = d === 1 || (Array.isArray(d) && d.length === 2 && d[0] === 1 && d[1] === 1);
     if (!ones) configError('dilationRate', '1 (dilated convolutions are not supported)', d);
   }
-  return { filters, kernelSize, strides, padding };
+  return { filters, kernelSize, strides, padding, explicitPadding };
 }
 
 /** Spatial size of a channels-last 4-D input shape (null where unknown). */
@@ -132,19 +155,24 @@ export abstract class LipschitzConv extends LipschitzKernelLayer {
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
+  /** Padding of the convolution itself (`'valid'` after an explicit padding). */
   readonly padding: ConvPadding;
+  /** The explicit padding applied before the convolution, or null (see `padding.ts`). */
+  readonly explicitPadding: ExplicitPadding | null;
   /** Corrective factor for the build-time input size. */
   protected factor = 1;
   /** Spatial size the factor was computed for. */
   private builtSpatial: [number | null, number | null] = [null, null];
 
-  constructor(args: LipschitzConvBaseArgs, normalization: KernelNormalization, kCoefLip: number) {
-    const geometry = resolveConvArgs(args);
+  /** `paddings`: the padding modes the subclass accepts (default `'same'`, `'valid'`). */
+  constructor(args: AnyPaddingConvArgs, normalization: KernelNormalization, kCoefLip: number, paddings: readonly PaddedConvPadding[] = PADDINGS) {
+    const geometry = resolveConvArgs(args, paddings);
     super(args, normalization, kCoefLip);
     this.filters = geometry.filters;
     this.kernelSize = geometry.kernelSize;
     this.strides = geometry.strides;
     this.padding = geometry.padding;
+    this.explicitPadding = geometry.explicitPadding;
   }
 
   /** Shape of the trainable kernel for `cin` input channels. */
@@ -154,6 +182,9 @@ export abstract class LipschitzConv extends LipschitzKernelLayer {
 
   /** Corrective factor for a spatial input size. */
   protected computeFactor(h: number | null, w: number | null): number {
+    if (this.explicitPadding !== null) {
+      return paddedConvLipFactor({ kernelSize: this.kernelSize, strides: this.strides, padding: this.explicitPadding, spatial: [h, w] });
+    }
     return computeConvLipFactor({ kernelSize: this.kernelSize, strides: this.strides, padding: this.padding, inputShape: [h, w] });
   }
 
@@ -184,7 +215,17 @@ export abstract class LipschitzConv extends LipschitzKernelLayer {
   }
 
   protected applyKernel(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
-    return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, this.strides, this.padding);
+    const input = this.explicitPadding === null ? x : padExplicit(x, [1, 2], this.kernelSize, this.explicitPadding);
+    return tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, this.strides, this.padding);
+  }
+
+  /** Built-in export; zero padding becomes a `zeroPadding2d` first, other explicit paddings are refused. */
+  override vanillaExport(input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    if (this.explicitPadding === null) return super.vanillaExport(input);
+    if (this.explicitPadding !== 'constant') throw unexportablePadding(this, this.explicitPadding);
+    const [ph, pw] = [padWidth(this.kernelSize[0]), padWidth(this.kernelSize[1])];
+    const pad = tfl.layers.zeroPadding2d({ name: `${this.name}_padding`, padding: [[ph, ph], [pw, pw]] });
+    return super.vanillaExport(pad.apply(input) as tfl.SymbolicTensor);
   }
 
   protected builtinLayer(): tfl.layers.Layer {
@@ -212,9 +253,10 @@ export abstract class LipschitzConv extends LipschitzKernelLayer {
 
   /** Output height and width for an input size. */
   protected outputSpatial(h: number | null, w: number | null): [number | null, number | null] {
+    const padded = (n: number | null, k: number): number | null => (n === null || this.explicitPadding === null ? n : n + 2 * padWidth(k));
     return [
-      convOutputSpatial(h, this.kernelSize[0], this.strides[0], this.padding),
-      convOutputSpatial(w, this.kernelSize[1], this.strides[1], this.padding),
+      convOutputSpatial(padded(h, this.kernelSize[0]), this.kernelSize[0], this.strides[0], this.padding),
+      convOutputSpatial(padded(w, this.kernelSize[1]), this.kernelSize[1], this.strides[1], this.padding),
     ];
   }
 
@@ -223,7 +265,7 @@ export abstract class LipschitzConv extends LipschitzKernelLayer {
       filters: this.filters,
       kernelSize: [...this.kernelSize],
       strides: [...this.strides],
-      padding: this.padding,
+      padding: this.explicitPadding ?? this.padding,
       dataFormat: 'channelsLast',
       dilationRate: [1, 1],
     };
@@ -245,7 +287,7 @@ export class SpectralConv2D extends LipschitzConv {
   constructor(args: SpectralConv2DArgs) {
     if (new.target === SpectralConv2D) checkKnownKeys('spectralConv2d', args, SPECTRAL_CONV2D_OPTIONS);
     const normalization = spectralNormalizationOf(args);
-    super(args, normalization, normalization.settings.kCoefLip);
+    super(args, normalization, normalization.settings.kCoefLip, PADDED_CONV_PADDINGS);
   }
 }
 tf.serialization.registerClass(SpectralConv2D);
@@ -261,7 +303,7 @@ export class FrobeniusConv2D extends LipschitzConv {
   constructor(args: FrobeniusConv2DArgs) {
     if (new.target === FrobeniusConv2D) checkKnownKeys('frobeniusConv2d', args, FROBENIUS_CONV2D_OPTIONS);
     rejectNormalizationOptions('FrobeniusConv2D', args);
-    super(args, new FrobeniusKernelNormalization(false), args?.kCoefLip ?? 1);
+    super(args, new FrobeniusKernelNormalization(false), args?.kCoefLip ?? 1, PADDED_CONV_PADDINGS);
   }
 }
 tf.serialization.registerClass(FrobeniusConv2D);

@@ -19,6 +19,11 @@ export type {
   FrobeniusConv2DArgs,
   SpectralConv2DTransposeArgs,
 } from './convolutional';
+export { SpectralConv1D, FrobeniusConv1D, spectralConv1d, frobeniusConv1d } from './conv1d';
+export type { LipschitzConv1DArgs, SpectralConv1DArgs, FrobeniusConv1DArgs } from './conv1d';
+export type { ExplicitPadding, PaddedConvPadding } from './padding';
+export { LInfProjectedDense, LInfProjectedConv2D, lInfProjectedDense, lInfProjectedConv2d } from './linf_projected';
+export type { LInfProjectedDenseArgs, LInfProjectedConv2DArgs } from './linf_projected';
 export { LipschitzKernelLayer } from './kernel_layer';
 export type { KernelLayerArgs } from './kernel_layer';
 export {
@@ -40,3 +45,9 @@ export type {
 } from './pooling';
 export { InvertibleDownSampling, InvertibleUpSampling, invertibleDownSampling, invertibleUpSampling } from './resampling';
 export type { InvertibleResamplingArgs, ResamplingDataFormat } from './resampling';
+export { LipResidual, lipResidual } from './residual';
+export type { LipResidualArgs } from './residual';
+export { LayerCentering, BatchCentering, layerCentering, batchCentering } from './centering';
+export type { LayerCenteringArgs, BatchCenteringArgs } from './centering';
+export { BatchLipNorm, batchLipNorm } from './batch_lip_norm';
+export type { BatchLipNormArgs } from './batch_lip_norm';

@@ -19,6 +19,7 @@ import type { TflConstraint, TflInitializer, TflRegularizer } from '../core/seri
 import { checkActivation, checkBoolean, checkPositiveFinite, type TfjsLayerArgs } from '../core/validation';
 import { requireBackend } from '../backend/require_backend';
 import { spectral as spectralInitializer } from '../initializers';
+import type { Orthogonalizer } from '../normalizers/orthogonalizers';
 import type { KernelNormalization } from './kernel_normalization';
 import { KernelState, type KernelNormalizerResult, type KernelNormalizerState, type LayerVariable } from './kernel_state';
 
@@ -68,7 +69,7 @@ export const KERNEL_LAYER_OPTION_FLAGS: { [K in Exclude<keyof KernelLayerArgs, k
  * mistake, not something to ignore.
  */
 export function rejectNormalizationOptions(className: string, args: object | null | undefined): void {
-  const given = (['epsSpectral', 'maxIterSpectral', 'orthogonalizer', 'epsBjorck', 'betaBjorck', 'maxIterBjorck'] as const).find(
+  const given = (['epsSpectral', 'maxIterSpectral', 'orthogonalizer', 'epsBjorck', 'betaBjorck', 'maxIterBjorck', 'bjorckOrder'] as const).find(
     (key) => (args as Record<string, unknown> | null | undefined)?.[key] !== undefined,
   );
   if (given !== undefined) {
@@ -122,6 +123,16 @@ export abstract class LipschitzKernelLayer extends tfl.layers.Layer implements L
   set kCoefLip(value: number) {
     this.kCoef = checkPositiveFinite('kCoefLip', value);
     if (this.kernelState != null) this.kernelState.refresh();
+  }
+
+  /**
+   * Replaces the orthogonalizer of a spectral layer by another of the same method (Björck with
+   * more iterations, for `lip.train.orthonormalFinetune`) and returns the one replaced; `null`, and
+   * nothing changed, for a layer without one (Frobenius). Its settings are then what `getConfig`
+   * writes.
+   */
+  replaceOrthogonalizer(next: Orthogonalizer): Orthogonalizer | null {
+    return this.normalization.replaceOrthogonalizer?.(next) ?? null;
   }
 
   /** The corrective coefficient multiplied into W-bar (1 for dense layers). Valid once built. */
@@ -224,6 +235,15 @@ export abstract class LipschitzKernelLayer extends tfl.layers.Layer implements L
       if (this.bias !== null) y = tf.add(y, this.bias.read());
       return applyOneLipschitzActivation(this.activation, y);
     });
+  }
+
+  /**
+   * W-bar as a training step computes it: recomputed from the trainable kernel on the gradient
+   * tape (the normalization state advances as in a training call), so that a loss built from it
+   * (`lip.losses.localLipschitzCertified`) trains the kernel. The caller owns the returned tensor.
+   */
+  trainingKernel(): tf.Tensor {
+    return this.state().normalizedKernel(true);
   }
 
   /** `x` through the normalized kernel: W-bar recomputed on the tape in training, cached otherwise. */

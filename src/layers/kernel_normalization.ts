@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { configError } from '../core/errors';
+import type { Orthogonalizer } from '../normalizers/orthogonalizers';
 import { reshapedKernelOrthogonalization } from '../normalizers/reshaped';
 import { spectralSettingsConfig, type SpectralNormalizationSettings } from '../normalizers/settings';
 import type { AddWeight, KernelNormalizerResult, KernelNormalizerState, KernelStateVariables } from './kernel_state';
@@ -21,6 +23,11 @@ export interface KernelNormalization {
   refine?(wBar: tf.Tensor, target: number): tf.Tensor;
   /** True when W-bar's scale rests on sigma alone (its norm is then verified after training). */
   readonly scaleVerified: boolean;
+  /**
+   * Replaces the orthogonalizer by another of the same method (same name, so the same state
+   * weight and the same `scaleVerified`) and returns the one replaced; absent without one.
+   */
+  replaceOrthogonalizer?(next: Orthogonalizer): Orthogonalizer;
   /** The settings a layer's config writes. */
   config(): tf.serialization.ConfigDict;
 }
@@ -52,6 +59,15 @@ export class SpectralKernelNormalization implements KernelNormalization {
       bjorckState: state.bjorckState,
     });
     return { wBar: res.wBar, u: res.u, sigma: res.sigma, bjorckState: res.bjorckState };
+  }
+
+  replaceOrthogonalizer(next: Orthogonalizer): Orthogonalizer {
+    const current = this.settings.orthogonalizer;
+    if (next.name !== current.name || next.orthonormal !== current.orthonormal) {
+      configError('orthogonalizer', `a '${current.name}' orthogonalizer (the layer's state weights are made for it)`, next.name);
+    }
+    this.settings.orthogonalizer = next;
+    return current;
   }
 
   refine(wBar: tf.Tensor, target: number): tf.Tensor {

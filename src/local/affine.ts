@@ -59,11 +59,22 @@ function convSettings(what: string, layer: tfl.layers.Layer, config: Record<stri
   return { strides: [strides[0]!, strides[1]!], padding };
 }
 
+/** A tfjs-lip kernel layer's training-mode W-bar (`LipschitzKernelLayer.trainingKernel`). */
+interface TrainableKernelLayer {
+  trainingKernel(): tf.Tensor;
+}
+
+function hasTrainingKernel(layer: tfl.layers.Layer): layer is tfl.layers.Layer & TrainableKernelLayer {
+  return typeof (layer as Partial<TrainableKernelLayer>).trainingKernel === 'function';
+}
+
 /**
  * Reads the affine parameters of a built supported layer; `activations` lists the activation
- * identifiers the caller can bound.
+ * identifiers the caller can bound. `training`: the kernel as a training step uses it, on the
+ * gradient tape (a tfjs-lip layer's W-bar recomputed from its trainable kernel, a tensor the
+ * caller's tidy owns; a built-in layer's kernel variable), instead of the inference kernel.
  */
-export function readAffine(what: string, layer: tfl.layers.Layer, activations: readonly string[]): AffineParams {
+export function readAffine(what: string, layer: tfl.layers.Layer, activations: readonly string[], training = false): AffineParams {
   const entry = AFFINE_CLASSES[layer.getClassName()];
   if (entry === undefined) return unsupported(what, layer, 'not an affine layer');
   const config = layer.getConfig() as Record<string, unknown>;
@@ -76,7 +87,8 @@ export function readAffine(what: string, layer: tfl.layers.Layer, activations: r
   const biasWeight = config['useBias'] === false ? undefined : weightNamed(layer, 'bias');
   if (config['useBias'] !== false && biasWeight === undefined) return unsupported(what, layer, "it has no 'bias' weight");
   const conv = entry.kind === 'conv2d' ? convSettings(what, layer, config) : { strides: [1, 1] as [number, number], padding: 'valid' as const };
-  return { kind: entry.kind, kernel: kernel.read(), bias: biasWeight?.read() ?? null, activation, ...conv };
+  const w = training && hasTrainingKernel(layer) ? layer.trainingKernel() : kernel.read();
+  return { kind: entry.kind, kernel: w, bias: biasWeight?.read() ?? null, activation, ...conv };
 }
 
 /** `x W` on the last axis of `x` (any rank, as tfjs' Dense). */

@@ -13,14 +13,21 @@
  *     ball: d . mu + (b_j - b_y) + rho ||d||_2  =  z_j(x) - z_y(x) + rho ||d||_2
  *
  * and both are sound, so their minimum is (the seed's `BCP_translation` searches the intersection
- * of the two sets instead: tighter, iterative; this is its closed-form relaxation).
+ * of the two sets instead: tighter, iterative; this is its closed-form relaxation). The radius
+ * `rho` (option `radius`): `'global'`, eps times the product of the certified bounds of the layers
+ * before the head (`intervalBounds`' ball); `'local'` (default), the smaller of that and eps times
+ * their certified local bound on the sample's ball (`chainLocalBound`, the seed's `r_tight`): the
+ * ball is convex, so every point of it is joined to `x` by a segment inside it, along which that
+ * sub-chain is `L_loc`-Lipschitz.
  *
  * Certification is monotone in epsilon: for eps1 < eps2 every box and ball of `intervalBounds` at
  * eps1 lies inside the one at eps2 (the input box and ball are nested; interval arithmetic of an
  * affine map and non-decreasing maps of nested boxes are nested; the ball radius is eps times a
  * constant; intersections of nested sets are nested), and the maximum of a linear function over a
  * set only grows with the set, so each bound is non-decreasing in eps: the samples certified at
- * eps2 are certified at eps1, and bisection on eps finds the certified radius
+ * eps2 are certified at eps1 (the local radius too: larger boxes keep more units, and a masked
+ * norm only grows with the kept rows and columns, up to its float64 certificate's rounding), and
+ * bisection on eps finds the certified radius
  * (test/local_certify.test.ts checks it on a grid, where float32 rounding could break ties).
  *
  * Never weaker than `lip.certify` (margin > sqrt(2) L eps, L = `lipschitzBound`): `rho` is eps times
@@ -37,14 +44,31 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { labelIndices, oneHotRows } from '../attacks/common';
 import { sliceRows } from '../attacks/robust_accuracy';
 import { configError, LipschitzConfigError } from '../core/errors';
-import { checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
+import { checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
 import type { AffineParams } from './affine';
-import { checkBatch, modelChain } from './chain';
-import { disposeBounds, intervalBounds } from './interval_bounds';
-import { layerRule } from './rules';
+import { checkBatch, modelChain, type ChainLink } from './chain';
+import { disposeBounds, intervalBounds, type LayerBounds } from './interval_bounds';
+import { chainLocalBound } from './local_bound';
+import { layerRule, type LayerRule } from './rules';
+import { headBounds } from './worst_case';
+
+/**
+ * The radius of the L2 ball around the head's input `h(x)`: `'local'` (default) the smaller of
+ * `epsilon` times the certified local Lipschitz bound of the layers before the head on the
+ * sample's ball (`lipschitzBound`'s certificate, Local-Lip's `r_tight`) and the global one;
+ * `'global'` only `epsilon` times the product of the layers' certified global bounds (cheaper: no
+ * float64 certificate per sample).
+ */
+export type HeadRadius = 'local' | 'global';
+
+/** Options of `worstCaseLogits`. */
+export interface WorstCaseArgs {
+  /** The head's ball radius (default `'local'`). */
+  radius?: HeadRadius;
+}
 
 /** Options of `certify` and `certifiedAccuracy`. */
-export interface LocalCertifyArgs {
+export interface LocalCertifyArgs extends WorstCaseArgs {
   /** Samples bounded at once (the bounds hold `batchSize * classes * hidden` floats). Default 128. */
   batchSize?: number;
 }
@@ -62,27 +86,37 @@ export interface CertifiedRadiusArgs {
   tolerance?: number;
   /** At most this many bisection steps per sample. Default 40. */
   maxSteps?: number;
+  /** The head's ball radius (default `'local'`). */
+  radius?: HeadRadius;
 }
 
-const CERTIFY_OPTIONS = optionNames<LocalCertifyArgs>({ batchSize: true });
-const RADIUS_OPTIONS = optionNames<CertifiedRadiusArgs>({ low: true, high: true, tolerance: true, maxSteps: true });
+const WORST_OPTIONS = optionNames<WorstCaseArgs>({ radius: true });
+const CERTIFY_OPTIONS = optionNames<LocalCertifyArgs>({ batchSize: true, radius: true });
+const RADIUS_OPTIONS = optionNames<CertifiedRadiusArgs>({ low: true, high: true, tolerance: true, maxSteps: true, radius: true });
+const HEAD_RADII: readonly HeadRadius[] = ['local', 'global'];
+/** Relative margin that keeps a float64 radius above its float32 rounding. */
+const FLOAT32_MARGIN = 1e-6;
 const MAX_DOUBLINGS = 30;
 
 /** The model's last layer, the affine head `z = W^T h + b`, and where it sits in the chain. */
-interface Head {
+export interface Head {
   /** Index of the head in the chain (0: it reads the model input). */
   index: number;
   params: AffineParams;
   classes: number;
+  /** The whole chain and its rules (the head last). */
+  links: ChainLink[];
+  rules: LayerRule[];
 }
 
 /** The head of `model`, or a `LipschitzConfigError` naming the layer that cannot be one. */
-function modelHead(what: string, model: tfl.LayersModel): Head {
+export function modelHead(what: string, model: tfl.LayersModel): Head {
   const links = modelChain(what, model);
   const index = links.length - 1;
   const link = links[index];
   if (link === undefined) throw new LipschitzConfigError(`${what} expected a model with layers, but model '${model.name}' has none.`);
-  const rule = layerRule(what, link.layer);
+  const rules = links.map((l) => layerRule(what, l.layer));
+  const rule = rules[index]!;
   const name = `layer '${link.layer.name}' (${link.layer.getClassName()})`;
   const why =
     rule.kind !== 'affine' || rule.params.kind !== 'dense'
@@ -97,7 +131,7 @@ function modelHead(what: string, model: tfl.LayersModel): Head {
   if (why !== null || rule.kind !== 'affine') {
     throw new LipschitzConfigError(`${what}: the last layer must be a dense layer with a linear activation on a flat input and >= 2 units (the logits), but ${name}: ${why}.`);
   }
-  return { index, params: rule.params, classes: rule.params.kernel.shape[1] as number };
+  return { index, params: rule.params, classes: rule.params.kernel.shape[1] as number, links, rules };
 }
 
 /** The model's logits at `x` (inference mode). */
@@ -106,34 +140,32 @@ function logitsAt(model: tfl.LayersModel, x: tf.Tensor): tf.Tensor2D {
 }
 
 /**
+ * Per sample, the head's ball radius `min(global, eps * L_loc)` with `L_loc` the certified local
+ * bound of the layers before the head (aligned with the first `head.index` interval bounds),
+ * rounded up into float32.
+ */
+function localRadii(head: Head, bounds: readonly LayerBounds[], batch: number, eps: number, global: number): Float32Array {
+  const end = head.index;
+  const local = chainLocalBound(head.links.slice(0, end), head.rules.slice(0, end), bounds.slice(0, end), batch, 0);
+  return Float32Array.from(local.bound, (b) => Math.min(global, eps * b) * (1 + FLOAT32_MARGIN));
+}
+
+/**
  * The bounds of `z_j - z_y` for a batch (see the module comment); `y` one-hot [n, classes]. The
  * label column is 0. Owns and frees the `intervalBounds` result.
  */
-function worstCaseBatch(model: tfl.LayersModel, head: Head, x: tf.Tensor, y: tf.Tensor2D, eps: number): tf.Tensor2D {
+function worstCaseBatch(model: tfl.LayersModel, head: Head, x: tf.Tensor, y: tf.Tensor2D, eps: number, radius: HeadRadius): tf.Tensor2D {
   const bounds = intervalBounds(model, x, eps);
   try {
     const before = head.index > 0 ? bounds[head.index - 1]! : null;
+    const global = before === null ? eps : before.ballRadius;
+    const local = before !== null && radius === 'local' ? localRadii(head, bounds, x.shape[0]!, eps, global) : null;
     return tf.tidy(() => {
       const lower = before === null ? tf.sub(x, eps) : before.lower;
       const upper = before === null ? tf.add(x, eps) : before.upper;
-      const rho = before === null ? eps : before.ballRadius;
-      const wT = tf.transpose(head.params.kernel); // [classes, hidden]: row j is w_j
-      const diff = tf.sub(tf.expandDims(wT, 0), tf.expandDims(tf.matMul(y, wT), 1)); // [n, classes, hidden]
-      const along = (d: tf.Tensor, v: tf.Tensor) => tf.squeeze(tf.matMul(d as tf.Tensor3D, tf.expandDims(v, 2) as tf.Tensor3D), [2]);
-      const center = tf.div(tf.add(lower, upper), 2);
-      const radius = tf.div(tf.sub(upper, lower), 2);
-      let bound = tf.add(along(diff, center), along(tf.abs(diff), radius));
-      if (head.params.bias !== null) {
-        const b = tf.expandDims(head.params.bias, 0);
-        bound = tf.add(bound, tf.sub(b, tf.sum(tf.mul(y, b), 1, true)));
-      }
-      if (Number.isFinite(rho)) {
-        const z = logitsAt(model, x);
-        // ||d|| is 0 in the label column; the floor keeps its gradient finite (and only raises the bound).
-        const reach = tf.mul(tf.sqrt(tf.maximum(tf.sum(tf.square(diff), 2), 1e-30)), rho);
-        bound = tf.minimum(bound, tf.add(tf.sub(z, tf.sum(tf.mul(y, z), 1, true)), reach));
-      }
-      return tf.where(tf.greater(y, 0), tf.zerosLike(bound), bound) as tf.Tensor2D;
+      const rho = local === null ? global : tf.tensor1d(local);
+      const logits = local !== null || Number.isFinite(global) ? logitsAt(model, x) : null;
+      return headBounds(head.params.kernel, head.params.bias, y, { lower, upper, logits, rho });
     });
   } finally {
     disposeBounds(bounds);
@@ -161,23 +193,25 @@ function prepare(what: string, model: tfl.LayersModel, x: unknown, labels: unkno
  * reaches the trainable kernel through it). Throws `LipschitzConfigError` for a model whose last
  * layer is not a linear dense head, an unsupported layer, bad `x`, `labels` or `epsilon`.
  */
-export function worstCaseLogits(model: tfl.LayersModel, x: tf.Tensor, labels: tf.Tensor, epsilon: number): tf.Tensor2D {
+export function worstCaseLogits(model: tfl.LayersModel, x: tf.Tensor, labels: tf.Tensor, epsilon: number, options: WorstCaseArgs = {}): tf.Tensor2D {
   const what = 'lip.local.worstCaseLogits';
   const args = prepare(what, model, x, labels);
   const eps = checkPositiveFinite('epsilon', epsilon);
+  checkKnownKeys(what, options, WORST_OPTIONS);
+  const radius = headRadius(options);
   const y = oneHotRows(args.indices, args.head.classes);
   try {
-    return worstCaseBatch(model, args.head, args.x, y, eps);
+    return worstCaseBatch(model, args.head, args.x, y, eps, radius);
   } finally {
     y.dispose();
   }
 }
 
 /** Per sample of one batch: `[correct at x, certified]` (every bound of a class j != y is < 0). */
-function judgeBatch(model: tfl.LayersModel, head: Head, x: tf.Tensor, indices: Int32Array, eps: number): [boolean[], boolean[]] {
+function judgeBatch(model: tfl.LayersModel, head: Head, x: tf.Tensor, indices: Int32Array, eps: number, radius: HeadRadius): [boolean[], boolean[]] {
   const y = oneHotRows(indices, head.classes);
   try {
-    const bound = worstCaseBatch(model, head, x, y, eps);
+    const bound = worstCaseBatch(model, head, x, y, eps, radius);
     const [worst, predicted] = tf.tidy(() => [
       tf.max(tf.where(tf.greater(y, 0), tf.fill(bound.shape, -Infinity), bound), 1),
       tf.argMax(logitsAt(model, x), 1),
@@ -199,6 +233,7 @@ function judgeAll(what: string, model: tfl.LayersModel, x: tf.Tensor, labels: tf
   const eps = checkPositiveFinite('epsilon', epsilon);
   checkKnownKeys(what, options, CERTIFY_OPTIONS);
   const batchSize = checkPositiveInt('batchSize', options?.batchSize ?? 128);
+  const radius = headRadius(options);
   const n = args.x.shape[0] as number;
   const correct: boolean[] = [];
   const certified: boolean[] = [];
@@ -206,7 +241,7 @@ function judgeAll(what: string, model: tfl.LayersModel, x: tf.Tensor, labels: tf
     const size = Math.min(batchSize, n - start);
     const xb = sliceRows(args.x, start, size);
     try {
-      const [c, k] = judgeBatch(model, args.head, xb, args.indices.subarray(start, start + size), eps);
+      const [c, k] = judgeBatch(model, args.head, xb, args.indices.subarray(start, start + size), eps, radius);
       correct.push(...c);
       certified.push(...k);
     } finally {
@@ -235,8 +270,13 @@ export function certifiedAccuracy(model: tfl.LayersModel, x: tf.Tensor, labels: 
   return correct.filter((c, i) => c && certified[i]).length / correct.length;
 }
 
+/** The checked `radius` option. */
+function headRadius(options: WorstCaseArgs | undefined): HeadRadius {
+  return checkOneOf('radius', options?.radius ?? 'local', HEAD_RADII);
+}
+
 /** The checked options of `certifiedRadius`. */
-function radiusOptions(options: CertifiedRadiusArgs): { low: number; high: number | undefined; tolerance: number; maxSteps: number } {
+function radiusOptions(options: CertifiedRadiusArgs): { low: number; high: number | undefined; tolerance: number; maxSteps: number; radius: HeadRadius } {
   checkKnownKeys('lip.local.certifiedRadius', options, RADIUS_OPTIONS);
   const low = options?.low ?? 0;
   if (typeof low !== 'number' || !Number.isFinite(low) || low < 0) configError('low', 'a finite number >= 0', low);
@@ -244,7 +284,7 @@ function radiusOptions(options: CertifiedRadiusArgs): { low: number; high: numbe
   if (high !== undefined && high <= low) configError('high', `a finite number > low (${low})`, high);
   const tolerance = checkPositiveFinite('tolerance', options?.tolerance ?? 1e-3);
   const maxSteps = checkPositiveInt('maxSteps', options?.maxSteps ?? 40);
-  return { low, high, tolerance, maxSteps };
+  return { low, high, tolerance, maxSteps, radius: headRadius(options) };
 }
 
 /** The certified radius of one correctly classified sample by bisection on `(low, high]`. */
@@ -284,7 +324,7 @@ export function certifiedRadius(model: tfl.LayersModel, x: tf.Tensor, labels: tf
       const predicted = tf.tidy(() => tf.argMax(logitsAt(model, xi), 1));
       const correct = predicted.dataSync()[0] === label[0];
       predicted.dispose();
-      if (correct) radii[i] = bisect((eps) => judgeBatch(model, args.head, xi, label, eps)[1][0] === true, settings);
+      if (correct) radii[i] = bisect((eps) => judgeBatch(model, args.head, xi, label, eps, settings.radius)[1][0] === true, settings);
     } finally {
       xi.dispose();
     }

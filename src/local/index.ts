@@ -8,7 +8,7 @@ export { intervalBounds, disposeBounds } from './interval_bounds';
 export type { IntervalBoundsOptions, LayerBounds, Box } from './interval_bounds';
 export { MONOTONE_ACTIVATIONS } from './rules';
 export { worstCaseLogits, certify, certifiedAccuracy, certifiedRadius } from './certify';
-export type { LocalCertifyArgs, CertifiedRadiusArgs } from './certify';
+export type { LocalCertifyArgs, CertifiedRadiusArgs, WorstCaseArgs, HeadRadius } from './certify';
 export { lipschitzBound, disposeWarmStart, DEFAULT_LOCAL_ITERATIONS } from './local_bound';
 export { MAX_CERTIFIED_SIZE, MAX_MATRIX_ENTRIES } from './masked_operator';
 export type { LocalLipschitzOptions, LocalLipschitzBound, LocalPieceBound, LocalWarmStart } from './local_bound';

@@ -65,10 +65,18 @@ export interface LayerBounds extends Box {
   ballRadius: number;
 }
 
-/** The L2 ball beside the box: its center (the image of x) and radius. */
-interface Ball {
+/**
+ * The L2 ball beside the box: its center (the image of x) and radius (a number, Infinity when not
+ * tracked; or a scalar tensor, the training pass's differentiable estimate).
+ */
+export interface Ball {
   center: tf.Tensor;
-  radius: number;
+  radius: number | tf.Scalar;
+}
+
+/** True when the radius bounds anything (a tensor radius always does). */
+function tracked(radius: number | tf.Scalar): boolean {
+  return typeof radius !== 'number' || Number.isFinite(radius);
 }
 
 /** `[max(a.lower, b.lower), min(a.upper, b.upper)]`. */
@@ -81,14 +89,14 @@ function intersect(a: [tf.Tensor, tf.Tensor], b: [tf.Tensor, tf.Tensor]): [tf.Te
  * interval), the output box, the new center. Runs inside a tidy; returns
  * `[lower, upper, center, preLower?, preUpper?]`.
  */
-function affineStep(p: AffineParams, box: Box, ball: Ball): tf.Tensor[] {
+export function affineStep(p: AffineParams, box: Box, ball: Ball): tf.Tensor[] {
   const c = tf.div(tf.add(box.lower, box.upper), 2);
   const r = tf.div(tf.sub(box.upper, box.lower), 2);
   const mid = applyAffine(p, c);
   const rad = applyAbsolute(p, r);
   let pre: [tf.Tensor, tf.Tensor] = [tf.sub(mid, rad), tf.add(mid, rad)];
   const mu = applyAffine(p, ball.center);
-  if (Number.isFinite(ball.radius)) {
+  if (tracked(ball.radius)) {
     const reach = tf.mul(rowNorms(p, ball.center.shape), ball.radius);
     pre = intersect(pre, [tf.sub(mu, reach), tf.add(mu, reach)]);
   }
@@ -101,7 +109,7 @@ function affineStep(p: AffineParams, box: Box, ball: Ball): tf.Tensor[] {
  * One non-decreasing layer `f`: `[f(lower), f(upper)]` intersected with the ball's
  * `[f(mu - radius), f(mu + radius)]` and `f(mu) +- radiusOut`. Returns `[lower, upper, center]`.
  */
-function monotoneStep(layerApply: (x: tf.Tensor) => tf.Tensor, box: Box, ball: Ball, radiusOut: number): tf.Tensor[] {
+export function monotoneStep(layerApply: (x: tf.Tensor) => tf.Tensor, box: Box, ball: Ball, radiusOut: number | tf.Scalar): tf.Tensor[] {
   // A layer whose call returned its input object itself (an identity) would alias a tensor of the
   // previous layer or the caller's x: copy it, so that the caller can dispose each one separately.
   const apply = (t: tf.Tensor) => {
@@ -110,10 +118,10 @@ function monotoneStep(layerApply: (x: tf.Tensor) => tf.Tensor, box: Box, ball: B
   };
   let out: [tf.Tensor, tf.Tensor] = [apply(box.lower), apply(box.upper)];
   const mu = apply(ball.center);
-  if (Number.isFinite(ball.radius)) {
+  if (tracked(ball.radius)) {
     out = intersect(out, [apply(tf.sub(ball.center, ball.radius)), apply(tf.add(ball.center, ball.radius))]);
   }
-  if (Number.isFinite(radiusOut)) out = intersect(out, [tf.sub(mu, radiusOut), tf.add(mu, radiusOut)]);
+  if (tracked(radiusOut)) out = intersect(out, [tf.sub(mu, radiusOut), tf.add(mu, radiusOut)]);
   return [out[0], out[1], mu];
 }
 
@@ -126,7 +134,7 @@ function nextRadius(radius: number, link: ChainLink, rule: LayerRule, lipschitzB
 
 /** One layer's bounds, computed in a tidy (only the returned tensors survive). */
 function layerStep(link: ChainLink, rule: LayerRule, box: Box, ball: Ball, lipschitzBall: boolean): [LayerBounds, tf.Tensor] {
-  const radius = nextRadius(ball.radius, link, rule, lipschitzBall);
+  const radius = nextRadius(ball.radius as number, link, rule, lipschitzBall);
   const out = tf.tidy(() => {
     if (rule.kind === 'affine') return affineStep(rule.params, box, ball);
     const res = monotoneStep(rule.apply, box, ball, radius);

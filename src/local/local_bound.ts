@@ -30,11 +30,11 @@ import { configError } from '../core/errors';
 import { checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
 import { multiplyBounds } from '../core/builtin_rules';
 import { layerLipschitzBound } from '../model/bound';
-import { checkBatch, modelChain } from './chain';
-import { disposeBounds, intervalBounds } from './interval_bounds';
+import { checkBatch, modelChain, type ChainLink } from './chain';
+import { disposeBounds, intervalBounds, type LayerBounds } from './interval_bounds';
 import { chainSteps, disposeSteps, type LinearStep, type Step } from './masks';
 import { applyPiece, certifyMasked, exactPieceMatrix, maskOf, powerIterate, type MaskedPiece } from './masked_operator';
-import { layerRule } from './rules';
+import { layerRule, type LayerRule } from './rules';
 
 /** Default number of power-iteration steps per call. */
 export const DEFAULT_LOCAL_ITERATIONS = 10;
@@ -79,7 +79,7 @@ export interface LocalLipschitzBound {
 }
 
 /** The pieces of a chain of steps (empty ones dropped) and the product of the nonlinear constants. */
-function splitPieces(steps: readonly Step[]): { pieces: MaskedPiece[]; factor: number } {
+export function splitPieces(steps: readonly Step[]): { pieces: MaskedPiece[]; factor: number } {
   const pieces: MaskedPiece[] = [];
   let factor = 1;
   let current: LinearStep[] = [];
@@ -175,21 +175,35 @@ export function lipschitzBound(model: tfl.LayersModel, x: tf.Tensor, epsilon: nu
   checkKnownKeys('lipschitzBound', options, OPTIONS);
   const iterations = checkPositiveInt('iterations', options.iterations ?? DEFAULT_LOCAL_ITERATIONS);
   const rules = links.map((link) => layerRule(what, link.layer));
-  const batch = input.shape[0]!;
   const bounds = intervalBounds(model, input, epsilon);
-  let steps: Step[];
   try {
-    steps = chainSteps(links, rules, bounds);
+    return chainLocalBound(links, rules, bounds, input.shape[0]!, iterations, options.warmStart);
   } finally {
     disposeBounds(bounds);
   }
+}
+
+/**
+ * The local bound of the chain `links` (a prefix of a model's chain is one) from their rules and
+ * interval bounds (aligned with `links`): certified per sample, with the power-iteration estimate
+ * (`iterations` steps, 0 allowed: the estimate is then that of the start vectors).
+ */
+export function chainLocalBound(
+  links: readonly ChainLink[],
+  rules: readonly LayerRule[],
+  bounds: readonly LayerBounds[],
+  batch: number,
+  iterations: number,
+  warmStart?: LocalWarmStart,
+): LocalLipschitzBound {
+  const steps = chainSteps(links, rules, bounds);
   try {
     const { pieces, factor } = splitPieces(steps);
-    const warm = warmVectors(options.warmStart, pieces, batch);
+    const warm = warmVectors(warmStart, pieces, batch);
     const { vectors, results } = boundPieces(pieces, batch, iterations, warm);
-    if (options.warmStart !== undefined) {
+    if (warmStart !== undefined) {
       tf.dispose(warm ?? []);
-      options.warmStart.vectors = vectors;
+      warmStart.vectors = vectors;
     } else {
       tf.dispose(vectors);
     }

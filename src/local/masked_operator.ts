@@ -56,11 +56,10 @@ function normalizeOr(u: tf.Tensor, fallback: tf.Tensor): tf.Tensor {
 }
 
 /**
- * `iterations` steps of power iteration on every sample's `A^T A` from `u0` (one vector per sample,
- * [batch, ...inputShape]); returns the new unit vectors (a tensor the caller owns) and the
- * per-sample estimates `||A u||`, each at most `||A||` up to float32 rounding.
+ * `iterations` steps of power iteration on every sample's `A^T A` from `u0`: the new unit vectors
+ * (a tensor the caller owns; `u0` normalized when `iterations` is 0).
  */
-export function powerIterate(piece: MaskedPiece, u0: tf.Tensor, iterations: number): { u: tf.Tensor; sigma: Float64Array } {
+export function powerVectors(piece: MaskedPiece, u0: tf.Tensor, iterations: number): tf.Tensor {
   let u = tf.tidy(() => normalizeOr(u0, u0));
   for (let it = 0; it < iterations; it++) {
     const next = tf.tidy(() => {
@@ -72,6 +71,16 @@ export function powerIterate(piece: MaskedPiece, u0: tf.Tensor, iterations: numb
     u.dispose();
     u = next;
   }
+  return u;
+}
+
+/**
+ * `iterations` steps of power iteration on every sample's `A^T A` from `u0` (one vector per sample,
+ * [batch, ...inputShape]); returns the new unit vectors (a tensor the caller owns) and the
+ * per-sample estimates `||A u||`, each at most `||A||` up to float32 rounding.
+ */
+export function powerIterate(piece: MaskedPiece, u0: tf.Tensor, iterations: number): { u: tf.Tensor; sigma: Float64Array } {
+  const u = powerVectors(piece, u0, iterations);
   const sigma = tf.tidy(() => sampleNorms(applyPiece(piece, u)));
   const values = Float64Array.from(sigma.dataSync());
   sigma.dispose();

@@ -112,10 +112,13 @@ function activationStep(layer: tfl.layers.Layer, box: Box, lipschitz: number): N
   return { kind: 'nonlinear', pre, post: post ?? (pre === null ? null : tf.clone(pre)), lipschitz };
 }
 
-/** The linear map of an affine layer and its certified bound apart from the fused activation. */
-function affineSteps(link: ChainLink, p: AffineParams, bounds: LayerBounds, shape: number[]): Step[] {
+/**
+ * The linear map of an affine layer and its certified bound apart from the fused activation
+ * (Infinity when `certified` is false: the training pass needs no certificate).
+ */
+function affineSteps(link: ChainLink, p: AffineParams, bounds: LayerBounds, shape: number[], certified: boolean): Step[] {
   const actLip = activationLipschitz(p.activation);
-  const layerBound = layerLipschitzBound(link.layer, link.inputShape);
+  const layerBound = certified ? layerLipschitzBound(link.layer, link.inputShape) : Infinity;
   const linear: LinearStep = {
     kind: 'linear',
     layer: link.layer,
@@ -132,16 +135,17 @@ function affineSteps(link: ChainLink, p: AffineParams, bounds: LayerBounds, shap
 
 /**
  * The steps of a chain, from its links, their rules and `intervalBounds`' result. The masks are
- * tensors the caller disposes (`disposeSteps`).
+ * tensors the caller disposes (`disposeSteps`). `certified` false skips the affine layers' float64
+ * bounds (their `bound` is then Infinity).
  */
-export function chainSteps(links: readonly ChainLink[], rules: readonly LayerRule[], bounds: readonly LayerBounds[]): Step[] {
+export function chainSteps(links: readonly ChainLink[], rules: readonly LayerRule[], bounds: readonly LayerBounds[], certified = true): Step[] {
   const steps: Step[] = [];
   try {
     links.forEach((link, i) => {
       const rule = rules[i]!;
       const shape = link.inputShape.slice(1) as number[];
       if (rule.kind === 'affine') {
-        steps.push(...affineSteps(link, rule.params, bounds[i]!, shape));
+        steps.push(...affineSteps(link, rule.params, bounds[i]!, shape, certified));
         return;
       }
       const lipschitz = layerLipschitzBound(link.layer, link.inputShape);

@@ -2,15 +2,15 @@
  * The one table of layers the local bounds support, and how each one moves a box. Affine layers
  * (`affine.ts`) move it in center/radius form. Every other supported layer is a non-decreasing map
  * of each output in each input (reshapes, average and max poolings, monotone elementwise
- * activations, sorts of channel groups, the clipped ReLU and clamped MaxMin), so the box
- * `[lower, upper]` maps to `[f(lower), f(upper)]` with the layer's own `call`: for an average
+ * activations, sorts of channel groups, LNets' max and min of channel groups, the clipped ReLU
+ * and clamped MaxMin), so the box `[lower, upper]` maps to `[f(lower), f(upper)]` with the layer's own `call`: for an average
  * pooling that is the center/radius rule, for a max pooling the max of the lowers and of the
  * uppers, for an activation its monotone map of both ends.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { LipschitzConfigError } from '../core/errors';
-import { ClampedMaxMin, ClippedReLU, FullSort, GroupSort, GroupSort2 } from '../activations';
+import { ClampedMaxMin, ClippedReLU, FullSort, GroupSort, GroupSort2, LNetsMaxMin } from '../activations';
 import { ScaledAveragePooling2D, ScaledGlobalAveragePooling2D } from '../layers';
 import { isAffineLayer, readAffine, type AffineParams } from './affine';
 
@@ -58,6 +58,7 @@ const MONOTONE_CLASSES: Readonly<Record<string, MonotoneEntry>> = {
   [GroupSort.className]: ACTIVATION,
   [GroupSort2.className]: ACTIVATION,
   [FullSort.className]: ACTIVATION,
+  [LNetsMaxMin.className]: ACTIVATION,
   [ClippedReLU.className]: ACTIVATION,
   [ClampedMaxMin.className]: ACTIVATION,
 };
@@ -83,9 +84,12 @@ function supportedList(): string {
   return ['Dense', 'Conv2D', 'SpectralDense', 'FrobeniusDense', 'SpectralConv2D', 'FrobeniusConv2D', ...Object.keys(MONOTONE_CLASSES)].join(', ');
 }
 
-/** The rule of `layer`, or a `LipschitzConfigError` naming it when it is not supported. */
-export function layerRule(what: string, layer: tfl.layers.Layer): LayerRule {
-  if (isAffineLayer(layer)) return { kind: 'affine', params: readAffine(what, layer, MONOTONE_ACTIVATIONS) };
+/**
+ * The rule of `layer`, or a `LipschitzConfigError` naming it when it is not supported; `training`:
+ * an affine layer's kernel as a training step uses it (see `readAffine`).
+ */
+export function layerRule(what: string, layer: tfl.layers.Layer, training = false): LayerRule {
+  if (isAffineLayer(layer)) return { kind: 'affine', params: readAffine(what, layer, MONOTONE_ACTIVATIONS, training) };
   const className = layer.getClassName();
   const entry = MONOTONE_CLASSES[className];
   const config = layer.getConfig() as Record<string, unknown>;

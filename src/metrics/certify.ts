@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { configError, describeValue, LipschitzConfigError } from '../core/errors';
-import { checkBoolean, checkKnownKeys, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
+import { checkBoolean, checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
 import * as modelApi from '../model';
 import { warnIfUnchecked } from '../model/check';
 import { assertFiniteWeights } from '../model/finite';
@@ -33,9 +33,15 @@ export interface CertifyArgs {
   disjointNeurons?: boolean;
   /** Number of samples pushed through the model at once (bounds memory). Default 256. */
   batchSize?: number;
+  /**
+   * The norm of the radius: `'l2'` (default) or `'linf'`: then L defaults to
+   * `lipschitzBound(model, {norm: 'linf'})` (or is `lipConst`, an L-infinity to L-infinity
+   * constant) and the radius is margin / (2L) (see `certify`).
+   */
+  norm?: 'l2' | 'linf';
 }
 
-const CERTIFY_OPTIONS = optionNames<CertifyArgs>({ lipConst: true, disjointNeurons: true, batchSize: true });
+const CERTIFY_OPTIONS = optionNames<CertifyArgs>({ lipConst: true, disjointNeurons: true, batchSize: true, norm: true });
 const CERTIFY_LOGITS_OPTIONS = optionNames<Pick<CertifyArgs, 'lipConst' | 'disjointNeurons'>>({ lipConst: true, disjointNeurons: true });
 
 /** Anything with a tfjs-layers style `predict` returning one tensor. */
@@ -73,10 +79,10 @@ export function certifyLogits(
 }
 
 /** The model's certified Lipschitz bound through `lipschitzBound` of src/model, if available. */
-function modelLipschitzBound(model: unknown): number | undefined {
+function modelLipschitzBound(model: unknown, norm: 'l2' | 'linf'): number | undefined {
   const fn = (modelApi as unknown as Record<string, unknown>)['lipschitzBound'];
   if (typeof fn !== 'function') return undefined;
-  const value = (fn as (m: unknown) => unknown)(model);
+  const value = norm === 'l2' ? (fn as (m: unknown) => unknown)(model) : (fn as (m: unknown, a: unknown) => unknown)(model, { norm });
   return typeof value === 'number' ? value : undefined;
 }
 
@@ -87,6 +93,11 @@ function modelLipschitzBound(model: unknown): number | undefined {
  * radius = (top1 - top2) / (sqrt(2) L), or / (2 L) with `disjointNeurons: true`; |f(x)| / L for
  * a single-output model. L is `lipConst` or, by default, `lipschitzBound(model)`. The model is
  * run on slices of `batchSize` samples.
+ *
+ * With `norm: 'linf'` the radius is an L-infinity one and L bounds the model from L-infinity to
+ * L-infinity (default `lipschitzBound(model, {norm: 'linf'})`): within ||x' - x||_inf <= eps
+ * every logit moves by at most L eps, so a difference f_i - f_j by at most 2 L eps, and the top
+ * class stays while 2 L eps < margin: radius = margin / (2L) (|f(x)| / L for one output).
  */
 export function certify(model: Predictor, x: tf.Tensor, args: CertifyArgs = {}): Float32Array {
   assertFiniteWeights(model, 'certify');
@@ -94,11 +105,12 @@ export function certify(model: Predictor, x: tf.Tensor, args: CertifyArgs = {}):
   warnIfUnchecked(model, 'lip.certify');
   const disjoint = checkBoolean('disjointNeurons', args.disjointNeurons ?? false);
   const batchSize = checkPositiveInt('batchSize', args.batchSize ?? 256);
+  const norm = checkOneOf('certify norm', args.norm ?? 'l2', ['l2', 'linf'] as const);
   checkPredictor(model);
   checkBatch(model, x);
   let lipConst = args.lipConst;
   if (lipConst === undefined) {
-    lipConst = modelLipschitzBound(model);
+    lipConst = modelLipschitzBound(model, norm);
     if (lipConst === undefined) {
       configError('lipConst', "a finite number > 0 (the model's lipschitzBound is not available)", undefined);
     }
@@ -121,7 +133,7 @@ export function certify(model: Predictor, x: tf.Tensor, args: CertifyArgs = {}):
       const out = model.predict(xb);
       const y = Array.isArray(out) ? out[0] : out;
       if (y === undefined) configError('model', 'a model with one output', out);
-      return certifyLogits(y, { lipConst, disjointNeurons: disjoint });
+      return certifyLogits(y, { lipConst, disjointNeurons: disjoint || norm === 'linf' });
     });
     radii.set(part.dataSync() as Float32Array, start);
     part.dispose();

@@ -7,17 +7,21 @@
  * respect to their concatenation); a one-input layer multiplies its input's bound by its own;
  * `Add`/`Subtract` sum the inbound bounds, `Average` takes their mean, `Concatenate`, `Maximum`
  * and `Minimum` take sqrt(sum of squares); `Multiply`, `Dot` and unknown merges give Infinity;
- * a nested model is walked with its inbound bounds; several model outputs combine as a
- * concatenation. A layer whose bound is unknown makes the bound Infinity.
+ * a tfjs-lip merge (`LipschitzMerge`, e.g. `LipResidual`) gives its own rule; a nested model is
+ * walked with its inbound bounds; several model outputs combine as a concatenation. A layer
+ * whose bound is unknown makes the bound Infinity.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InferenceGroupSort, InferenceL2NormPooling2D } from '../inference';
 import { isLipschitzLayer } from '../core/contracts';
+import { isLipschitzMerge } from '../core/merge_contract';
 import { BUILTIN_RULES, multiplyBounds, TFJS_BUILTIN_CLASS_NAMES, type BoundRule, type RuleContext } from '../core/builtin_rules';
 import { warnIfUnchecked } from './check_hook';
 import { evaluateGraph, isContainer, nodeInputShapes, type GraphNode, type ShapeLike } from '../core/graph';
 import { patternBound } from './patterns';
 import { checkModelArgument } from './model_argument';
+import { checkKnownKeys, checkOneOf, optionNames } from '../core/validation';
+import { lInfLipschitzBound } from './linf_bound';
 
 export { ACTIVATION_LIPSCHITZ } from '../core/activations';
 export { TFJS_BUILTIN_CLASS_NAMES };
@@ -119,14 +123,30 @@ export function mergeLipschitzBound(className: string, bounds: number[]): number
   return rule(bounds);
 }
 
+/** Options of `lipschitzBound`. */
+export interface LipschitzBoundArgs {
+  /**
+   * The norm on inputs and outputs: `'l2'` (default, L2 to L2) or `'linf'` (L-infinity to
+   * L-infinity, `model/linf_bound.ts`, docs/linf_layers.md).
+   */
+  norm?: 'l2' | 'linf';
+}
+
+const LIPSCHITZ_BOUND_OPTIONS = optionNames<LipschitzBoundArgs>({ norm: true });
+
 /**
  * Certified upper bound of the Lipschitz constant (L2 to L2, per sample) of a tfjs model, for
  * its current weights: for a Sequential the product of its layers' bounds; for a functional
- * model the graph rules of this module. Infinity when a layer's bound is unknown.
+ * model the graph rules of this module. Infinity when a layer's bound is unknown. With
+ * `{norm: 'linf'}`, the bound from L-infinity to L-infinity instead (`model/linf_bound.ts`).
  */
-export function lipschitzBound(model: tfl.LayersModel): number {
+export function lipschitzBound(model: tfl.LayersModel, args?: LipschitzBoundArgs): number {
   checkModelArgument('lipschitzBound', model, 'for one layer use layer.lipschitzBound()');
   warnIfUnchecked(model, 'lip.lipschitzBound');
+  if (args !== undefined) {
+    checkKnownKeys('lipschitzBound', args, LIPSCHITZ_BOUND_OPTIONS);
+    if (checkOneOf('lipschitzBound norm', args.norm ?? 'l2', ['l2', 'linf'] as const) === 'linf') return lInfLipschitzBound(model);
+  }
   if (!Array.isArray(model.outputs) || model.outputs.length === 0) {
     return model.layers.reduce((p, layer) => multiplyBounds(p, layerLipschitzBound(layer)), 1);
   }
@@ -152,6 +172,10 @@ function boundWalker(): (node: GraphNode, bounds: number[]) => number[] {
     const layer = node.outboundLayer;
     const pattern = patternBound(node, boundOf);
     if (pattern !== undefined) return node.outputTensors.map(() => pattern);
+    if (isLipschitzMerge(layer)) {
+      const merge = bounds.some((b) => !Number.isFinite(b)) ? Infinity : layer.mergeLipschitzBound(bounds);
+      return node.outputTensors.map(() => merge);
+    }
     const merged = mergeLipschitzBound(layer.getClassName(), bounds);
     if (merged !== undefined) return node.outputTensors.map(() => merged);
     if (isContainer(layer) && !isLipschitzLayer(layer)) {

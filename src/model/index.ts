@@ -8,4 +8,5 @@ export type { LipschitzSequentialArgs } from './sequential';
 export { checkModel } from './check';
 export type { CheckModelArgs, ModelCheckResult, ModelProblem } from './check';
 export { lipschitzBound, builtinLipschitzBound, lipschitzRisk, ACTIVATION_LIPSCHITZ, TFJS_BUILTIN_CLASS_NAMES } from './bound';
+export type { LipschitzBoundArgs } from './bound';
 export { certifiedSpectralNorm } from '../linalg/spectral_norm';

@@ -8,7 +8,7 @@
  *
  * ```ts
  * reshapedKernelOrthogonalization(kernel, u, kCoefLip, {
- *   epsSpectral, maxIterSpectral, orthogonalizer, bjorckState,   // or epsBjorck, betaBjorck, maxIterBjorck
+ *   epsSpectral, maxIterSpectral, orthogonalizer, bjorckState,   // or epsBjorck, betaBjorck, maxIterBjorck, bjorckOrder
  * }) -> { wBar, u, sigma, bjorckState, bjorckIterations }
  * ```
  *
@@ -35,6 +35,8 @@ export interface ReshapedKernelOrthogonalizationOptions {
   maxIterSpectral?: number;
   /** Maximum number of Björck iterations (default 15). */
   maxIterBjorck?: number;
+  /** Björck's Taylor order, 1 to 4 (default 1). */
+  bjorckOrder?: number;
   /** The orthogonalizer to use (then the three Björck settings above are not read). */
   orthogonalizer?: Orthogonalizer;
   /**
@@ -70,8 +72,8 @@ export function reshapedKernelOrthogonalization(
   options: ReshapedKernelOrthogonalizationOptions = {},
 ): ReshapedKernelOrthogonalizationResult {
   const lastDim = kernel.shape[kernel.rank - 1]!;
-  const { epsBjorck, betaBjorck, maxIterBjorck } = options;
-  const orthogonalizer = options.orthogonalizer ?? createOrthogonalizer({ epsBjorck, betaBjorck, maxIterBjorck });
+  const { epsBjorck, betaBjorck, maxIterBjorck, bjorckOrder } = options;
+  const orthogonalizer = options.orthogonalizer ?? createOrthogonalizer({ epsBjorck, betaBjorck, maxIterBjorck, bjorckOrder });
   const w2d = tf.reshape(kernel, [-1, lastDim]) as tf.Tensor2D;
   const spectral = spectralNormalization(w2d, u, options);
   const orthogonal = orthogonalizer.orthogonalize(spectral.wBar, options.bjorckState ?? null);

@@ -19,6 +19,14 @@ export interface PenaltyCallContext {
   yPred: tf.Tensor;
   /** The per-sample training loss. */
   loss: PenaltyLoss;
+  /** Epoch of the step (set by `lip.train.fit`). */
+  epoch?: number;
+  /** Batch of the step within its epoch (set by `lip.train.fit`). */
+  batch?: number;
+  /** Batches per epoch (set by `lip.train.fit`): with `epoch` and `batch`, the schedule position. */
+  batches?: number;
+  /** Positions of the batch's samples in the training set (set by `lip.train.fit`; the clean half with adversarial batches). */
+  indices?: Int32Array;
 }
 
 /** What a penalty sees after the optimizer step (off the tape). */
@@ -47,4 +55,14 @@ export interface PenaltyMembers {
 /** A penalty made by `lip.penalties.*`: `lambda * term`, differentiable w.r.t. the weights. */
 export interface PenaltyFunction extends PenaltyMembers {
   (ctx: PenaltyCallContext): tf.Scalar;
+}
+
+/**
+ * A training loss that sees the model and the batch (`lip.losses.localLipschitzCertified`): given
+ * as `lip.train.fit`'s `loss`, it replaces the compiled loss in the training steps (validation and
+ * `model.evaluate` keep the compiled one). Its hooks run as a penalty's do.
+ */
+export interface TrainingLossFunction extends Omit<PenaltyMembers, 'penaltyName'> {
+  (ctx: PenaltyCallContext): tf.Scalar;
+  readonly lossName: string;
 }

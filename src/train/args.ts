@@ -13,7 +13,7 @@ import {
   checkPositiveInt,
   optionNames,
 } from '../core/validation';
-import type { AdversarialTraining, Penalty } from './types';
+import type { AdversarialTraining, Penalty, TrainingLoss } from './types';
 
 /** Batch logs as `onStep` sees them: `batch`, `size`, `loss`, the metrics and the penalties. */
 export type StepLogs = Record<string, number>;
@@ -38,6 +38,11 @@ export interface TrainFitArgs {
   callbacks?: tfl.ModelFitArgs['callbacks'];
   /** How often `CustomCallbackArgs` callbacks yield (`model.fit`'s `yieldEvery`); default 'auto'. */
   yieldEvery?: tfl.ModelFitArgs['yieldEvery'];
+  /**
+   * A loss that sees the model and the batch (`lip.losses.localLipschitzCertified`), used in the
+   * training steps instead of the compiled loss (validation keeps the compiled one).
+   */
+  loss?: TrainingLoss;
   /** Terms added to the training loss, each logged under its `penaltyName` (`lip.penalties.*`). */
   penalties?: Penalty[];
   /** An attack replacing (weight 1) or mixed with (weight < 1) each batch (`lip.attacks.*`). */
@@ -60,6 +65,7 @@ const FIT_OPTIONS = optionNames<TrainFitArgs>({
   validationSplit: true,
   callbacks: true,
   yieldEvery: true,
+  loss: true,
   penalties: true,
   adversarial: true,
   onStep: true,
@@ -86,6 +92,7 @@ export interface ResolvedFitArgs {
   validationSplit: number;
   callbacks: TrainFitArgs['callbacks'];
   yieldEvery: TrainFitArgs['yieldEvery'];
+  loss: TrainingLoss | null;
   penalties: Penalty[];
   adversarial: { attack: AdversarialTraining['attack']; weight: number } | null;
   onStep: TrainFitArgs['onStep'] | null;
@@ -127,6 +134,15 @@ function checkPenalties(value: unknown, reserved: readonly string[]): Penalty[] 
   });
 }
 
+function checkLoss(value: unknown): TrainingLoss | null {
+  if (value === undefined) return null;
+  const name = (value as Partial<TrainingLoss> | null)?.lossName;
+  if (typeof value !== 'function' || typeof name !== 'string') {
+    configError('loss', 'a training loss made by lip.losses.localLipschitzCertified (a function with a lossName)', value);
+  }
+  return value as TrainingLoss;
+}
+
 function checkAdversarial(value: unknown): ResolvedFitArgs['adversarial'] {
   if (value === undefined) return null;
   checkKnownKeys('adversarial', value, optionNames<AdversarialTraining>({ attack: true, weight: true }));
@@ -146,6 +162,10 @@ export function resolveFitArgs(args: TrainFitArgs | undefined, reservedLogKeys: 
   if (typeof split !== 'number' || !(split >= 0 && split < 1)) configError('validationSplit', 'a number in [0, 1)', split);
   if (a.onStep !== undefined && typeof a.onStep !== 'function') configError('onStep', 'a function (step, logs)', a.onStep);
   const epochs = checkPositiveInt('epochs', a.epochs ?? 1);
+  const loss = checkLoss(a.loss);
+  if (loss !== null && a.adversarial !== undefined) {
+    throw new LipschitzConfigError(`lip.train.fit: loss '${loss.lossName}' and adversarial cannot be combined (the loss bounds the worst case itself).`);
+  }
   return {
     epochs,
     batchSize: checkPositiveInt('batchSize', a.batchSize ?? 32),
@@ -156,6 +176,7 @@ export function resolveFitArgs(args: TrainFitArgs | undefined, reservedLogKeys: 
     validationSplit: split,
     callbacks: a.callbacks,
     yieldEvery: a.yieldEvery,
+    loss,
     penalties: checkPenalties(a.penalties, reservedLogKeys),
     adversarial: checkAdversarial(a.adversarial),
     onStep: a.onStep ?? null,

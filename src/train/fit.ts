@@ -26,7 +26,7 @@ import { configError, LipschitzConfigError } from '../core/errors';
 import { resolveFitArgs, type ResolvedFitArgs, type TrainFitArgs } from './args';
 import { configureCallbacks } from './callbacks';
 import { trainStep, type StepPlan, type StepResult } from './step';
-import type { PerSampleLoss } from './types';
+import type { Penalty, PerSampleLoss, TrainingLoss } from './types';
 
 /** The state of one `fit` call. */
 interface Loop {
@@ -118,19 +118,25 @@ async function validate(loop: Loop, logs: tfl.Logs): Promise<void> {
   }
 }
 
+/** The objects with penalty hooks: the training loss (if any) and the penalties. */
+function hooked(opts: ResolvedFitArgs): (Penalty | TrainingLoss)[] {
+  return opts.loss === null ? opts.penalties : [opts.loss, ...opts.penalties];
+}
+
 /** One step on the samples `order[start, end)`: the values `[loss, metrics, penalties]`. */
-async function runStep(loop: Loop, epoch: number, batch: number, order: tf.Tensor1D, start: number, end: number): Promise<number[]> {
+async function runStep(loop: Loop, epoch: number, batch: number, order: tf.Tensor1D, start: number, end: number, indices: number[]): Promise<number[]> {
   const [xb, yb] = tf.tidy(() => {
     const ids = tf.slice(order, start, end - start);
     return [tf.gather(loop.x, ids), tf.gather(loop.y, ids)];
   }) as [tf.Tensor, tf.Tensor];
   let result: StepResult | null = null;
   try {
-    result = trainStep(loop.plan, xb, yb);
+    const batches = Math.ceil(loop.samples / loop.opts.batchSize);
+    result = trainStep(loop.plan, xb, yb, { epoch, batch, batches, indices: Int32Array.from(indices.slice(start, end)) });
     if (loop.opts.applyConstraints) applyModelConstraints(loop.model);
     const values = Array.from(await result.values.data());
     loop.step += 1;
-    for (const penalty of loop.opts.penalties) {
+    for (const penalty of hooked(loop.opts)) {
       const ctx = { model: loop.model, x: result.x, y: result.y, yPred: result.yPred!, epoch, batch, step: loop.step };
       if (penalty.onBatchEnd !== undefined) await penalty.onBatchEnd(ctx);
     }
@@ -143,7 +149,7 @@ async function runStep(loop: Loop, epoch: number, batch: number, order: tf.Tenso
 
 /** Each penalty's `logs()` extras, written into `logs`. */
 function penaltyExtras(loop: Loop, logs: tfl.Logs): void {
-  for (const penalty of loop.opts.penalties) Object.assign(logs, penalty.logs?.() ?? {});
+  for (const penalty of hooked(loop.opts)) Object.assign(logs, penalty.logs?.() ?? {});
 }
 
 /** The batch logs, the NaN check, `onStep`; returns the logs for the callbacks. */
@@ -176,7 +182,7 @@ async function runEpoch(loop: Loop, epoch: number, indices: number[]): Promise<t
       const end = Math.min(start + batchSize, loop.samples);
       const batchLogs: tfl.Logs = {};
       await loop.list.onBatchBegin(batch, batchLogs);
-      const values = await runStep(loop, epoch, batch, order, start, end);
+      const values = await runStep(loop, epoch, batch, order, start, end, indices);
       values.forEach((v, i) => (totals[i]! += v * (end - start)));
       seen += end - start;
       if (batch === batches - 1) await validate(loop, epochLogs);
@@ -189,7 +195,7 @@ async function runEpoch(loop: Loop, epoch: number, indices: number[]): Promise<t
   }
   loop.labels.forEach((label, i) => (epochLogs[label] = totals[i]! / seen));
   penaltyExtras(loop, epochLogs);
-  for (const penalty of loop.opts.penalties) await penalty.onEpochEnd?.(epoch, epochLogs as Record<string, number>);
+  for (const penalty of hooked(loop.opts)) await penalty.onEpochEnd?.(epoch, epochLogs as Record<string, number>);
   return epochLogs;
 }
 
@@ -205,7 +211,7 @@ async function trainLoop(loop: Loop): Promise<tfl.History> {
     metrics: [...loop.labels, ...(loop.val === null ? [] : loop.metricNames.map((n) => `val_${n}`))],
   });
   loop.list = list;
-  for (const penalty of opts.penalties) await penalty.onTrainBegin?.(model);
+  for (const penalty of hooked(opts)) await penalty.onTrainBegin?.(model);
   await list.onTrainBegin();
   engine.stopTraining = false;
   const indices = Array.from({ length: loop.samples }, (_, i) => i);
@@ -242,8 +248,9 @@ export async function fit(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, ar
       lossFn,
       metrics,
       penalties: opts.penalties,
+      trainingLoss: opts.loss,
       adversarial: opts.adversarial,
-      keepOutput: opts.penalties.some((p) => p.onBatchEnd !== undefined),
+      keepOutput: hooked(opts).some((p) => p.onBatchEnd !== undefined),
     };
     const labels = [...names, ...opts.penalties.map((p) => p.penaltyName)];
     const loop: Loop = { model, engine, opts, plan, list: null!, x: data.x, y: data.y, val: data.val, metricNames: names, labels, samples: data.x.shape[0], step: 0, stopped: null };
@@ -251,6 +258,7 @@ export async function fit(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, ar
   } finally {
     guard.isTraining = false;
     tf.dispose(data.owned);
+    // The training loss keeps its per-sample vectors for the next fit: its owner disposes it.
     for (const penalty of opts.penalties) penalty.dispose?.();
   }
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { LipschitzConfigError } from '../core/errors';
 import type { ResolvedFitArgs } from './args';
-import type { Penalty, PerSampleLoss } from './types';
+import type { Penalty, PenaltyContext, PerSampleLoss, TrainingLoss } from './types';
 
 /** What a step needs, fixed for one `fit`. */
 export interface StepPlan {
@@ -17,10 +17,15 @@ export interface StepPlan {
   /** The compiled metrics (`model.metricsTensors`), each averaged over the batch. */
   metrics: PerSampleLoss[];
   penalties: Penalty[];
+  /** The loss used instead of `lossFn` in the steps (`lip.train.fit`'s `loss`), or null. */
+  trainingLoss: TrainingLoss | null;
   adversarial: ResolvedFitArgs['adversarial'];
   /** Keep the step's output for the penalties' `onBatchEnd`. */
   keepOutput: boolean;
 }
+
+/** Where a step is: what the penalties and the training loss see besides the batch. */
+export type StepPosition = Pick<PenaltyContext, 'epoch' | 'batch' | 'batches' | 'indices'>;
 
 /** The tensors of one step; the caller disposes them (some may be the batch itself). */
 export interface StepResult {
@@ -61,7 +66,7 @@ function dataLoss(plan: StepPlan, y: tf.Tensor, yPred: tf.Tensor, n: number): tf
  * Runs one step on the batch `(xb, yb)`: updates the weights and returns the logged values and the
  * batch as trained on. Constraints are not applied here (the loop does it after the step).
  */
-export function trainStep(plan: StepPlan, xb: tf.Tensor, yb: tf.Tensor): StepResult {
+export function trainStep(plan: StepPlan, xb: tf.Tensor, yb: tf.Tensor, position: StepPosition = {}): StepResult {
   const { model } = plan;
   // Kept out of the gradient's tidy; disposed once stacked.
   const kept: tf.Tensor[] = [];
@@ -71,11 +76,12 @@ export function trainStep(plan: StepPlan, xb: tf.Tensor, yb: tf.Tensor): StepRes
       const { x, y } = batchToTrainOn(plan, xb, yb);
       const lossFunction = (): tf.Scalar => {
         const yPred = model.apply(x, { training: true }) as tf.Tensor;
-        let total = dataLoss(plan, y, yPred, xb.shape[0]);
+        const ctx = { model, x, y, yPred, loss: plan.lossFn, ...position };
+        let total = plan.trainingLoss === null ? dataLoss(plan, y, yPred, xb.shape[0]) : plan.trainingLoss(ctx);
         for (const metric of plan.metrics) kept.push(tf.keep(tf.mean(metric(y, yPred))));
         for (const regularizerLoss of model.calculateLosses()) total = tf.add(total, regularizerLoss);
         for (const penalty of plan.penalties) {
-          const value = tf.keep(penalty({ model, x, y, yPred, loss: plan.lossFn }));
+          const value = tf.keep(penalty(ctx));
           kept.push(value);
           total = tf.add(total, value);
         }

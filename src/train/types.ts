@@ -12,6 +12,7 @@ export type {
   PenaltyCallContext as PenaltyContext,
   PenaltyBatchEndContext as PenaltyStepContext,
   PenaltyFunction as Penalty,
+  TrainingLossFunction as TrainingLoss,
 } from '../penalties/types';
 
 /** The `adversarial` option of `lip.train.fit`. */

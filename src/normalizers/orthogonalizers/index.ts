@@ -18,11 +18,12 @@ export interface OrthogonalizerSettings extends Omit<BjorckSettings, 'epsBjorck'
   epsBjorck?: number | null;
 }
 
-const BJORCK_SETTINGS = ['epsBjorck', 'betaBjorck', 'maxIterBjorck'] as const;
+const BJORCK_SETTINGS = ['epsBjorck', 'betaBjorck', 'maxIterBjorck', 'bjorckOrder'] as const;
 
 /** Each method's factory; the settings are checked by the method itself. */
 const REGISTRY: Readonly<Record<string, (settings: OrthogonalizerSettings) => Orthogonalizer>> = {
-  bjorck: (s) => new BjorckOrthogonalizer({ epsBjorck: s.epsBjorck ?? undefined, betaBjorck: s.betaBjorck, maxIterBjorck: s.maxIterBjorck }),
+  bjorck: (s) =>
+    new BjorckOrthogonalizer({ epsBjorck: s.epsBjorck ?? undefined, betaBjorck: s.betaBjorck, maxIterBjorck: s.maxIterBjorck, bjorckOrder: s.bjorckOrder }),
   none: () => new NoOrthogonalizer(),
   polar: () => new PolarOrthogonalizer(),
 };
@@ -34,7 +35,7 @@ export const ORTHOGONALIZER_NAMES: readonly string[] = Object.freeze(Object.keys
  * The orthogonalizer of `settings`: `orthogonalizer` names it; without it, `epsBjorck: null`
  * means `'none'` and anything else `'bjorck'`. Björck's settings with another method named
  * explicitly are a `LipschitzConfigError` (they would be ignored), except `epsBjorck: null`
- * with `'none'`. Without an explicit name, `betaBjorck`/`maxIterBjorck` next to `epsBjorck: null`
+ * with `'none'`. Without an explicit name, `betaBjorck`/`maxIterBjorck`/`bjorckOrder` next to `epsBjorck: null`
  * are accepted and unused, as DEEL-LIP does (and as configs saved before the option have them).
  */
 export function createOrthogonalizer(settings: OrthogonalizerSettings = {}): Orthogonalizer {

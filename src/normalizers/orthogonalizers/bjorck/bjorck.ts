@@ -1,7 +1,7 @@
 /**
  * Björck orthonormalization: `W <- (1 + beta) W - beta W W^T W`, which drives every singular
  * value of `W` to 1 when they all start in (0, 1] (the fixed point is the orthogonal polar factor
- * of `W`).
+ * of `W`); `bjorckOrder` 2 to 4 use LNets' higher Taylor orders of the same update (orders.ts).
  *
  * How this implementation differs from a plain loop (less work; see below for what the warm start
  * changes):
@@ -37,9 +37,10 @@
  * function approximation", ICML 2019; DEEL-LIP `deel/lip/normalizers.py` (`bjorck_normalization`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../../../core/defaults';
+import { DEFAULT_BETA_BJORCK, DEFAULT_BJORCK_ORDER, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../../../core/defaults';
 import { matMul } from '../../power_iteration';
 import { bjorckIterate } from './iterate';
+import { checkBjorckOrder } from './orders';
 
 /** Options of {@link bjorckNormalization}. */
 export interface BjorckOptions {
@@ -49,6 +50,8 @@ export interface BjorckOptions {
   betaBjorck?: number;
   /** Maximum number of iterations (default 15). */
   maxIterBjorck?: number;
+  /** Taylor order of the update, 1 to 4 (default 1: `(1 + beta) W - beta W WᵀW`; orders.ts). */
+  bjorckOrder?: number;
   /** Seed of the random probe that checks convergence (default 1). */
   seed?: number;
 }
@@ -99,13 +102,14 @@ export function bjorckOrthogonalize(
   const eps = options.epsBjorck ?? DEFAULT_EPS_BJORCK;
   const beta = options.betaBjorck ?? DEFAULT_BETA_BJORCK;
   const maxIter = options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK;
+  const order = checkBjorckOrder(options.bjorckOrder ?? DEFAULT_BJORCK_ORDER, beta);
   let pKept: tf.Tensor2D | null = null;
   let iterations = 0;
   let residual = NaN;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const wIn = args[0] as tf.Tensor2D;
     const save = args[1] as tf.GradSaveFunc;
-    const res = bjorckIterate(wIn, p0, eps, beta, maxIter, 3, options.seed ?? 1);
+    const res = bjorckIterate(wIn, p0, eps, beta, maxIter, 3, options.seed ?? 1, order);
     pKept = tf.keep(res.state);
     iterations = res.iterations;
     residual = res.residual;

@@ -29,6 +29,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   DEFAULT_BETA_BJORCK,
+  DEFAULT_BJORCK_ORDER,
   DEFAULT_EPS_BJORCK,
   DEFAULT_EPS_SPECTRAL,
   DEFAULT_MAX_ITER_BJORCK,
@@ -49,6 +50,8 @@ export interface OrthogonalMatMulOptions {
   betaBjorck?: number;
   /** Maximum number of Björck iterations (default 15). */
   maxIterBjorck?: number;
+  /** Björck's Taylor order, 1 to 4 (default 1; orders.ts). */
+  bjorckOrder?: number;
   /** Björck warm start from the previous call (`[m, m]`), or `null`. */
   bjorckState?: tf.Tensor2D | null;
   /** Seed of Björck's random convergence probe (default 1). */
@@ -118,6 +121,7 @@ function factorsOf(kernel: tf.Tensor2D, u: tf.Tensor | null, kCoefLip: number, o
       eps: options.epsBjorck ?? DEFAULT_EPS_BJORCK,
       beta: options.betaBjorck ?? DEFAULT_BETA_BJORCK,
       maxIter: options.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK,
+      order: options.bjorckOrder ?? DEFAULT_BJORCK_ORDER,
       gramOfW: gramWn,
       seed: options.seed ?? 1,
     });

@@ -4,12 +4,13 @@
  * step, with a fused training product for tall dense kernels. See bjorck.ts for the method.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_BETA_BJORCK, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../../../core/defaults';
+import { DEFAULT_BETA_BJORCK, DEFAULT_BJORCK_ORDER, DEFAULT_EPS_BJORCK, DEFAULT_MAX_ITER_BJORCK } from '../../../core/defaults';
 import { checkInLeftOpenRange, checkPositiveFinite, checkPositiveInt } from '../../../core/validation';
 import type { FusedProduct, Orthogonalizer, OrthogonalizeResult } from '../types';
 import { bjorckOrthogonalize } from './bjorck';
 import { orthogonalMatMul, orthogonalMatMulPays } from './fused_matmul';
 import { bjorckIterate } from './iterate';
+import { checkBjorckOrder } from './orders';
 import { nextProbeSeed } from './residuals';
 
 /** Settings of the Björck orthogonalizer, in DEEL-LIP's names. */
@@ -20,6 +21,11 @@ export interface BjorckSettings {
   betaBjorck?: number;
   /** Maximum number of iterations (default 15). */
   maxIterBjorck?: number;
+  /**
+   * Taylor order of the update, 1 to 4 (LNets' `bjorck_order`; default 1, DEEL-LIP's
+   * `(1 + beta) W - beta W WᵀW`); orders above 1 need `betaBjorck` 0.5 (orders.ts).
+   */
+  bjorckOrder?: number;
 }
 
 /** Extra Björck steps of `condense` (beta 0.5, from an already orthonormal kernel). */
@@ -31,6 +37,7 @@ export class BjorckOrthogonalizer implements Orthogonalizer {
   readonly epsBjorck: number;
   readonly betaBjorck: number;
   readonly maxIterBjorck: number;
+  readonly bjorckOrder: number;
   readonly fusedProduct: FusedProduct;
   /** The probe seed of the last call: each call draws new probe vectors, deterministically. */
   private seed = 1;
@@ -39,6 +46,7 @@ export class BjorckOrthogonalizer implements Orthogonalizer {
     this.epsBjorck = checkPositiveFinite('epsBjorck', settings.epsBjorck ?? DEFAULT_EPS_BJORCK);
     this.betaBjorck = checkInLeftOpenRange('betaBjorck', settings.betaBjorck ?? DEFAULT_BETA_BJORCK, 0, 0.5);
     this.maxIterBjorck = checkPositiveInt('maxIterBjorck', settings.maxIterBjorck ?? DEFAULT_MAX_ITER_BJORCK);
+    this.bjorckOrder = checkBjorckOrder(settings.bjorckOrder ?? DEFAULT_BJORCK_ORDER, this.betaBjorck);
     this.fusedProduct = {
       pays: orthogonalMatMulPays,
       apply: (x, kernel, u, kCoefLip, spectral, state) => {
@@ -69,7 +77,7 @@ export class BjorckOrthogonalizer implements Orthogonalizer {
     return res.z;
   }
 
-  config(): { epsBjorck: number; betaBjorck: number; maxIterBjorck: number } {
-    return { epsBjorck: this.epsBjorck, betaBjorck: this.betaBjorck, maxIterBjorck: this.maxIterBjorck };
+  config(): { epsBjorck: number; betaBjorck: number; maxIterBjorck: number; bjorckOrder: number } {
+    return { epsBjorck: this.epsBjorck, betaBjorck: this.betaBjorck, maxIterBjorck: this.maxIterBjorck, bjorckOrder: this.bjorckOrder };
   }
 }

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { frobeniusNorm, matMul } from '../../power_iteration';
+import { stepMatrix } from './orders';
 import { inverseSqrtPolynomial } from './polynomial';
 import { conditionEstimate, gramResiduals, gramStats, predictedSteps, probeFactorResidual, probeResidual } from './residuals';
 
@@ -22,10 +23,12 @@ import { conditionEstimate, gramResiduals, gramStats, predictedSteps, probeFacto
 export interface BjorckRunOptions {
   /** Stop once the change of an iteration (about `beta ||Y - I||_F`) is below `eps`. */
   eps: number;
-  /** Step size in (0, 0.5]. */
+  /** Step size in (0, 0.5] (0.5 for orders above 1). */
   beta: number;
   /** Maximum number of iterations. */
   maxIter: number;
+  /** Taylor order of the step, 1 to 4 (orders.ts; default 1, DEEL-LIP's update). */
+  order?: number;
   /** Iterations between two read-backs when the convergence cannot be predicted (default 3). */
   checkEvery?: number;
   /** Form `z = w P` even when a probe can check `P` without it (default true). */
@@ -200,38 +203,38 @@ function startFactor(side: SmallSide, p0: tf.Tensor2D | null, moved: number, see
 }
 
 /**
- * Björck iterations on the factor alone (`P <- P ((1 + beta) I - beta Y)`, `Y = Gram(w P)` from
- * `G`), or one polynomial step from a warm start close to convergence. Read-backs: none within a
- * trusted plan (at most 4 predicted steps), else every `checkEvery` iterations. Returns the
- * factor (null when nothing was done from a cold start) and the iteration count; disposes `it.y`.
+ * Björck iterations on the factor alone (`P <- P q(Y)`, `q` the step of the order (orders.ts),
+ * `(1 + beta) I - beta Y` for order 1; `Y = Gram(w P)` from `G`), or one polynomial step from a
+ * warm start close to convergence. Read-backs: none within a trusted plan (at most 4 predicted
+ * steps), else every `checkEvery` iterations. Returns the factor (null when nothing was done from
+ * a cold start) and the iteration count; disposes `it.y`.
  */
-function iterateOnSmallSide(side: SmallSide, it: Iterate, opts: Required<Pick<BjorckRunOptions, 'eps' | 'beta' | 'maxIter' | 'checkEvery'>>): {
+function iterateOnSmallSide(side: SmallSide, it: Iterate, opts: Required<Pick<BjorckRunOptions, 'eps' | 'beta' | 'maxIter' | 'checkEvery' | 'order'>>): {
   p: tf.Tensor2D | null;
   iterations: number;
 } {
-  const { eps, beta, maxIter, checkEvery } = opts;
+  const { eps, beta, maxIter, checkEvery, order } = opts;
   let { p, y, r, rowMax } = it;
   let iterations = 0;
   let budget = 0;
   let trusted = false;
   const plan = () => {
-    const steps = predictedSteps(r, Math.min(r, rowMax), beta, eps);
+    const steps = predictedSteps(r, Math.min(r, rowMax), beta, eps, order);
     trusted = steps <= 4;
     budget = trusted ? steps : checkEvery;
   };
   let converged = beta * r < eps * 1e-2;
   if (!converged && Number.isFinite(r)) plan();
   if (!converged && p != null && Number.isFinite(r) && maxIter > 0 && budget >= 2 && Math.min(r, rowMax) <= 0.5) {
-    const poly = inverseSqrtPolynomial(y, trusted ? budget : Infinity);
+    const poly = inverseSqrtPolynomial(y, trusted ? budget : Infinity, order);
     if (poly != null) {
       const pNext = side.times(p, poly.q);
       tf.dispose([p, poly.q, y]);
       return { p: pNext, iterations: 1 };
     }
   }
-  const eye = tf.tidy(() => tf.mul(tf.eye(side.k), 1 + beta)) as tf.Tensor2D;
   while (!converged && iterations < maxIter && budget > 0) {
-    const step = tf.tidy(() => tf.sub(eye, tf.mul(y, beta))) as tf.Tensor2D;
+    const step = stepMatrix(y, beta, order);
     const pNext = p == null ? step : side.times(p, step);
     if (p != null) tf.dispose([p, step]);
     y.dispose();
@@ -248,7 +251,6 @@ function iterateOnSmallSide(side: SmallSide, it: Iterate, opts: Required<Pick<Bj
     }
   }
   if (!y.isDisposed) y.dispose();
-  eye.dispose();
   return { p, iterations };
 }
 
@@ -261,9 +263,9 @@ function checkOnFullMatrix(
   w: tf.Tensor2D,
   side: SmallSide,
   start: { p: tf.Tensor2D | null; iterations: number },
-  opts: Required<Pick<BjorckRunOptions, 'eps' | 'beta' | 'maxIter' | 'formZ' | 'seed'>>,
+  opts: Required<Pick<BjorckRunOptions, 'eps' | 'beta' | 'maxIter' | 'formZ' | 'seed' | 'order'>>,
 ): { p: tf.Tensor2D | null; z: tf.Tensor2D | null; iterations: number; residual: number } {
-  const { eps, beta, maxIter, formZ, seed } = opts;
+  const { eps, beta, maxIter, formZ, seed, order } = opts;
   let { p, iterations } = start;
   // Without a factor (cold start, nothing to do) z is w itself.
   let z: tf.Tensor2D | null = p == null ? tf.clone(w) : formZ || !side.tall ? side.times(w, p) : null;
@@ -273,9 +275,8 @@ function checkOnFullMatrix(
   z ??= side.times(w, p);
   let y = side.gram(z);
   let [r] = gramStats(y);
-  const eye = tf.tidy(() => tf.mul(tf.eye(side.k), 1 + beta)) as tf.Tensor2D;
   while (!(beta * r < eps) && Number.isFinite(r) && iterations < maxIter) {
-    const step = tf.tidy(() => tf.sub(eye, tf.mul(y, beta))) as tf.Tensor2D;
+    const step = stepMatrix(y, beta, order);
     const zNext = side.times(z, step);
     const pNext: tf.Tensor2D = side.times(p, step);
     tf.dispose([p, step, z, y]);
@@ -285,7 +286,7 @@ function checkOnFullMatrix(
     y = side.gram(z);
     [r] = gramStats(y);
   }
-  tf.dispose([y, eye]);
+  y.dispose();
   return { p, z, iterations, residual: r };
 }
 
@@ -296,7 +297,7 @@ function checkOnFullMatrix(
  * costs a few `k x k` products instead of products with the large side; `z` is formed once.
  */
 export function runBjorck(w: tf.Tensor2D, p0: tf.Tensor2D | null, options: BjorckRunOptions): BjorckRunResult {
-  const opts = { checkEvery: 3, formZ: true, seed: 1, ...options };
+  const opts = { checkEvery: 3, formZ: true, seed: 1, ...options, order: options.order ?? 1 };
   const side = smallSideOf(w, options.gramOfW ?? null);
   const start = startFactor(side, p0, (opts.eps * MOVED_FRACTION) / opts.beta, opts.seed);
   const r0 = start.r;
@@ -320,8 +321,9 @@ export function bjorckIterate(
   maxIter: number,
   checkEvery = 3,
   seed = 1,
+  order = 1,
 ): BjorckRunResult & { z: tf.Tensor2D } {
-  const res = runBjorck(w, p0, { eps, beta, maxIter, checkEvery, formZ: true, seed });
+  const res = runBjorck(w, p0, { eps, beta, maxIter, checkEvery, formZ: true, seed, order });
   return { ...res, z: res.z ?? (w.shape[0] >= w.shape[1] ? matMul(w, res.p) : matMul(res.p, w)) };
 }
 

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { frobeniusNorm, matMul } from '../../power_iteration';
+import { productsPerIteration } from './orders';
 
 /** Taylor coefficients of `(1 + d)^(-1/2)` (binomial(-1/2, i)), up to degree 8. */
 const INVERSE_SQRT_TAYLOR = [1, -1 / 2, 3 / 8, -5 / 16, 35 / 128, -63 / 256, 231 / 1024, -429 / 2048, 6435 / 32768];
@@ -31,10 +32,11 @@ const POLYNOMIAL_TOLERANCE = 3e-6;
  * Cost: the polynomial is evaluated by Horner's rule in `D^2`, `q = c0 + c1 D + D^2 (c2 + c3 D +
  * D^2 (c4 + c5 D + ...))`, each level one product, so degree `n` costs `n / 2` products (`D^2`
  * included) and the caller's update one more; `bjorckSteps` planned Björck iterations would cost
- * `3 bjorckSteps - 2` (one update and a two-product Gram matrix each, the last without). From a
- * warm start this replaces two to four iterations. Internal; exported for tests.
+ * `3 bjorckSteps - 2` (one update and a two-product Gram matrix each, the last without; an
+ * iteration of a higher `order` adds `order - 1` products). From a warm start this replaces two
+ * to four iterations. Internal; exported for tests.
  */
-export function inverseSqrtPolynomial(y: tf.Tensor2D, bjorckSteps: number): { q: tf.Tensor2D; degree: number } | null {
+export function inverseSqrtPolynomial(y: tf.Tensor2D, bjorckSteps: number, order = 1): { q: tf.Tensor2D; degree: number } | null {
   const k = y.shape[0];
   const eye = tf.eye(k);
   const d = tf.sub(y, eye) as tf.Tensor2D;
@@ -42,7 +44,7 @@ export function inverseSqrtPolynomial(y: tf.Tensor2D, bjorckSteps: number): { q:
   const s2Tensor = frobeniusNorm(d2);
   const s2 = s2Tensor.dataSync()[0]!;
   s2Tensor.dispose();
-  const bjorckCost = 3 * bjorckSteps - 2;
+  const bjorckCost = productsPerIteration(order) * bjorckSteps - 2;
   const degree = POLYNOMIAL_DEGREES.find(
     (n) => 0.65 * s2 ** ((n + 1) / 2) <= POLYNOMIAL_TOLERANCE && n / 2 + 1 < bjorckCost,
   );

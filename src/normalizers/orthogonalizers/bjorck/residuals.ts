@@ -5,26 +5,28 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { frobeniusNorm, matMul } from '../../power_iteration';
+import { stepRate } from './orders';
 
 /**
- * Per singular value, with `d = s^2 - 1`, one step maps `d` to `(1 + d)(1 - beta d)^2 - 1`, whose
- * magnitude is at most `|d| * rate(|d|)`.
+ * Per singular value, with `d = s^2 - 1`, one step of `order` maps `d` to `(1 + d) q(d)^2 - 1`,
+ * whose magnitude is at most `|d| * rate(|d|)` (orders.ts, `stepRate`; order 1:
+ * `|1 - 2 beta| + (2 beta - beta^2) m + beta^2 m^2`).
  */
-export function rate(m: number, beta: number): number {
-  return Math.abs(1 - 2 * beta) + (2 * beta - beta * beta) * m + beta * beta * m * m;
+export function rate(m: number, beta: number, order = 1): number {
+  return stepRate(m, beta, order);
 }
 
 /**
  * Number of steps after which the Frobenius residual `r = ||Y - I||_F` is predicted below
  * `eps / beta`, plus the final step (DEEL-LIP stops after the first step whose change, about
- * `beta * r`, is below `eps`). `m >= max |d|` bounds the per-value rate. Infinity when the
+ * `beta * r` at every order, is below `eps`). `m >= max |d|` bounds the per-value rate. Infinity when the
  * prediction is not usable (m >= 1).
  */
-export function predictedSteps(r: number, m: number, beta: number, eps: number): number {
+export function predictedSteps(r: number, m: number, beta: number, eps: number, order = 1): number {
   if (!(m < 1) || !(r >= 0)) return Infinity;
   let steps = 1;
   while (beta * r >= eps) {
-    const c = rate(m, beta);
+    const c = rate(m, beta, order);
     if (!(c < 1)) return Infinity;
     r *= c;
     m *= c;
