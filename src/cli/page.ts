@@ -57,7 +57,7 @@ export async function writeResultsPage(outDir: string, pageFile: string, shipped
       parts.push(`Not run on this hardware yet: \`npx tfjs-lip run ${config.file} --out results\`.`, '');
       continue;
     }
-    parts.push(...runs.map((r) => `Command: \`${commandOf(r)}\``), '', ...runTable(runs), '');
+    parts.push(...[...new Set(runs.map(commandOf))].map((c) => `Command: \`${c}\``), '', ...runTable(runs), '');
     const plots = await writeGroupPlots(plotDir, config.name, runs);
     parts.push(...plots.map((p) => `![${path.basename(p, '.svg')}](${path.relative(path.dirname(pageFile), p).split(path.sep).join('/')})`), '');
   }
