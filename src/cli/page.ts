@@ -19,12 +19,30 @@ function fmt(v: number | undefined): string {
   return Math.abs(v) >= 100 || Number.isInteger(v) ? String(v) : v.toFixed(4);
 }
 
+/** The figure keys with each `name@radius` family in increasing radius (JS objects put integer-like keys first). */
+function figureOrder(keys: string[]): string[] {
+  const split = (k: string): [string, number] => {
+    const m = /^(.*)@(-?[0-9.]+(?:e[-+]?[0-9]+)?)$/i.exec(k);
+    return m === null ? [k, -Infinity] : [m[1]!, Number(m[2])];
+  };
+  const first = new Map<string, number>();
+  keys.forEach((k, i) => {
+    const base = split(k)[0];
+    if (!first.has(base)) first.set(base, i);
+  });
+  return [...keys].sort((a, b) => {
+    const [ba, ra] = split(a);
+    const [bb, rb] = split(b);
+    return ba === bb ? ra - rb : first.get(ba)! - first.get(bb)!;
+  });
+}
+
 function runTable(runs: RunRecord[]): string[] {
   const lines = ['| run | figure | published | ours | s / epoch | backend |', '| --- | --- | --- | --- | --- | --- |'];
   for (const run of runs) {
     const ours = flatFigures(run.results as unknown as Record<string, unknown>);
     const published = run.reference?.figures ?? {};
-    const keys = [...new Set([...Object.keys(published), ...Object.keys(ours)])];
+    const keys = figureOrder([...new Set([...Object.keys(published), ...Object.keys(ours)])]);
     const perEpoch = run.timings.secondsPerEpoch === null ? `${run.timings.trainSeconds.toFixed(1)} s total` : run.timings.secondsPerEpoch.toFixed(1);
     keys.forEach((k, i) => lines.push(`| ${i === 0 ? run.name : ''} | ${k} | ${fmt(published[k])} | ${fmt(ours[k])} | ${i === 0 ? perEpoch : ''} | ${i === 0 ? run.provenance.backend : ''} |`));
   }
