@@ -19,6 +19,12 @@ export function checkPositiveInt(name: string, value: unknown): number {
   return value;
 }
 
+/** Checks an integer >= 0 (a count of epochs, an index) and returns it. */
+export function checkNonNegativeInt(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) configError(name, 'an integer >= 0', value);
+  return value;
+}
+
 /** One positive integer (used twice) or a pair of positive integers (poolSize, strides, ...). */
 export function checkPositiveIntPair(name: string, value: unknown): [number, number] {
   if (typeof value === 'number') {

@@ -21,10 +21,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { labelIndices, oneHotRows, softmaxCrossEntropy } from '../attacks/common';
 import { configError } from '../core/errors';
-import { checkBoolean, checkKnownKeys, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
+import { checkBoolean, checkKnownKeys, checkNonNegativeInt, checkOneOf, checkPositiveFinite, checkPositiveInt, optionNames } from '../core/validation';
 import { modelHead, type Head } from './certify';
 import { SampleVectors } from './sample_vectors';
 import { trainingPass, type TrainingBound } from './training_pass';
+import { largestOther } from './worst_case';
 
 /** Options of `localLipschitzCertified` (the seed's argument names in brackets). */
 export interface LocalCertifiedLossArgs {
@@ -101,11 +102,6 @@ function checkFraction(name: string, value: unknown): number {
   return value;
 }
 
-function checkCount(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) configError(name, 'an integer >= 0', value);
-  return value;
-}
-
 function settingsOf(args: LocalCertifiedLossArgs): Settings {
   checkKnownKeys('localLipschitzCertified', args, OPTIONS);
   const epsilon = checkPositiveFinite('epsilon', (args as Partial<LocalCertifiedLossArgs> | undefined)?.epsilon);
@@ -120,8 +116,8 @@ function settingsOf(args: LocalCertifiedLossArgs): Settings {
     kappa: checkFraction('kappa', args.kappa ?? 0),
     startEpsilon,
     startKappa: checkFraction('startKappa', args.startKappa ?? 1),
-    warmupEpochs: checkCount('warmupEpochs', args.warmupEpochs ?? 0),
-    rampEpochs: checkCount('rampEpochs', args.rampEpochs ?? 0),
+    warmupEpochs: checkNonNegativeInt('warmupEpochs', args.warmupEpochs ?? 0),
+    rampEpochs: checkNonNegativeInt('rampEpochs', args.rampEpochs ?? 0),
     gloro: checkBoolean('gloro', args.gloro ?? false),
     bound: checkOneOf('bound', args.bound ?? 'local', ['local', 'global'] as const),
     iterations: checkPositiveInt('iterations', args.iterations ?? 1),
@@ -139,9 +135,8 @@ function scheduleAt(s: Settings, progress: number): { epsilon: number; kappa: nu
 
 /** The GloRo loss: CE of `[z, z_y + max_{j != y} bound_j]` with the label y, per sample. */
 function gloroLoss(z: tf.Tensor, bound: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  const others = tf.where(tf.greater(y, 0), tf.fill(bound.shape, -1e30), bound);
   const zy = tf.sum(tf.mul(y, z), 1, true);
-  const bottom = tf.add(zy, tf.max(others, 1, true));
+  const bottom = tf.add(zy, largestOther(bound, y, true));
   return tf.sub(tf.logSumExp(tf.concat([z, bottom], 1), 1), tf.reshape(zy, [-1]));
 }
 
@@ -226,8 +221,7 @@ class CertifiedLossState {
     this.shapes = pass.shapes;
     tf.dispose(start ?? []);
     const robust = tf.mean(s.gloro ? gloroLoss(pass.logits, pass.bound, y) : softmaxCrossEntropy(y, pass.bound)) as tf.Scalar;
-    const others = tf.where(tf.greater(y, 0), tf.fill(pass.bound.shape, -Infinity), pass.bound);
-    const certified = tf.sum(tf.cast(tf.less(tf.max(others, 1), 0), 'float32'));
+    const certified = tf.sum(tf.cast(tf.less(largestOther(pass.bound, y), 0), 'float32'));
     if (!keepVectors) tf.dispose(pass.vectors);
     const vectors = keepVectors ? pass.vectors : [];
     this.pending = { indices: keepVectors ? ctx.indices! : null, count: ctx.x.shape[0]!, vectors, robust: tf.keep(tf.clone(robust)), certified: tf.keep(certified) };

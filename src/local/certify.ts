@@ -50,7 +50,7 @@ import { checkBatch, modelChain, type ChainLink } from './chain';
 import { disposeBounds, intervalBounds, type LayerBounds } from './interval_bounds';
 import { chainLocalBound } from './local_bound';
 import { layerRule, type LayerRule } from './rules';
-import { headBounds } from './worst_case';
+import { headBounds, largestOther } from './worst_case';
 
 /**
  * The radius of the L2 ball around the head's input `h(x)`: `'local'` (default) the smaller of
@@ -213,7 +213,7 @@ function judgeBatch(model: tfl.LayersModel, head: Head, x: tf.Tensor, indices: I
   try {
     const bound = worstCaseBatch(model, head, x, y, eps, radius);
     const [worst, predicted] = tf.tidy(() => [
-      tf.max(tf.where(tf.greater(y, 0), tf.fill(bound.shape, -Infinity), bound), 1),
+      largestOther(bound, y),
       tf.argMax(logitsAt(model, x), 1),
     ]);
     bound.dispose();

@@ -27,7 +27,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { activationLipschitz } from '../core/activations';
 import { layerLipschitzBound } from '../model/bound';
 import { stopGradient } from '../ops/stop_gradient';
-import { linearMap, type AffineParams } from './affine';
+import { applyAffine, linearMap, type AffineParams } from './affine';
 import type { ChainLink } from './chain';
 import type { Head } from './certify';
 import { affineStep, monotoneStep, type Ball, type Box, type LayerBounds } from './interval_bounds';
@@ -142,8 +142,7 @@ export function trainingPass(what: string, head: Head, x: tf.Tensor, y: tf.Tenso
   // Both operands at the full shape: tfjs' Minimum gradient does not reduce a broadcast operand.
   const rho = tf.minimum(local, tf.mul(tf.onesLike(local), ball.radius as tf.Scalar));
   const p = (headRule as Extract<LayerRule, { kind: 'affine' }>).params;
-  const hidden = ball.center;
-  const logits = (p.bias === null ? linearMap(p, hidden, p.kernel) : tf.add(linearMap(p, hidden, p.kernel), p.bias)) as tf.Tensor2D;
+  const logits = applyAffine(p, ball.center) as tf.Tensor2D;
   const bound = headBounds(p.kernel, p.bias, y, { lower: box.lower, upper: box.upper, logits, rho });
   return { bound, logits, vectors: result.vectors, shapes: result.vectors.map((v) => v.shape.slice(1)) };
 }

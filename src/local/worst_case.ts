@@ -59,3 +59,11 @@ export function headBounds(kernel: tf.Tensor, bias: tf.Tensor | null, y: tf.Tens
   }
   return tf.where(tf.greater(y, 0), tf.zerosLike(bound), bound) as tf.Tensor2D;
 }
+
+/**
+ * The largest bound of `z_j - z_y` over the classes `j != y` ([n], or [n, 1] with `keepDims`):
+ * negative exactly when the sample is certified; the label column is left out, not read as 0.
+ */
+export function largestOther(bound: tf.Tensor, y: tf.Tensor, keepDims = false): tf.Tensor {
+  return tf.max(tf.where(tf.greater(y, 0), tf.fill(bound.shape, -Infinity), bound), 1, keepDims);
+}

@@ -10,6 +10,7 @@ import {
   checkBoolean,
   checkInLeftOpenRange,
   checkKnownKeys,
+  checkNonNegativeInt,
   checkPositiveInt,
   optionNames,
 } from '../core/validation';
@@ -98,11 +99,6 @@ export interface ResolvedFitArgs {
   onStep: TrainFitArgs['onStep'] | null;
   applyConstraints: boolean;
   terminateOnNaN: boolean;
-}
-
-function checkNonNegativeInt(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) configError(name, 'an integer >= 0', value);
-  return value;
 }
 
 function checkVerbose(value: unknown): 0 | 1 {
